@@ -1,0 +1,20 @@
+"""Commands from the backend: the signed envelope, its checks, the reply (contract section 3)."""
+
+from edge.commands.canonical import canonical_json
+from edge.commands.envelope import COMMAND_TYPES, COMMANDS, CommandArgs, Envelope
+from edge.commands.reply import CommandRejected, CommandReply, FailureCode, RejectCode
+from edge.commands.verify import CommandVerifier, VerifiedCommand
+
+__all__ = [
+    "COMMANDS",
+    "COMMAND_TYPES",
+    "CommandArgs",
+    "CommandRejected",
+    "CommandReply",
+    "CommandVerifier",
+    "Envelope",
+    "FailureCode",
+    "RejectCode",
+    "VerifiedCommand",
+    "canonical_json",
+]

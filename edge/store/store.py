@@ -6,7 +6,7 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from edge.store.schema import RECORD_SEQ_COUNTER
 
 RECORDS_TOPIC: Final = "records"
 REPLIES_TOPIC: Final = "replies"
+_ACK_BATCH: Final = 500  # SQLite allows at least 999 bound parameters
 RECORD_COMMON_FIELDS: Final = frozenset(
     {"record_id", "seq", "device_id", "type", "ts", "clock_synced"}
 )
@@ -147,7 +148,15 @@ class Store(StoreReader):
     def outbox_ack(self, item_id: int) -> None:
         """Deletes an item after the broker's PUBACK; an unknown id is a no-op."""
         self._refuse_inside_transaction("ack an outbox item")
-        self._db.execute("ack an outbox item", "DELETE FROM outbox WHERE id = ?", (item_id,))
+        self.outbox_ack_many([item_id])
+
+    def outbox_ack_many(self, item_ids: Sequence[int]) -> None:
+        """Deletes acknowledged items in one commit (one fsync for a whole batch of PUBACKs)."""
+        self._refuse_inside_transaction("ack outbox items")
+        for start in range(0, len(item_ids), _ACK_BATCH):
+            batch = tuple(item_ids[start : start + _ACK_BATCH])
+            marks = ",".join("?" * len(batch))
+            self._db.execute("ack outbox items", f"DELETE FROM outbox WHERE id IN ({marks})", batch)
 
     def purge_expired_commands(self, now_epoch: float) -> int:
         """Forgets command ids whose expiry is before `now_epoch`; how many were forgotten."""

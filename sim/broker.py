@@ -1,0 +1,408 @@
+"""A real mosquitto on a free 127.0.0.1 port, and a cloud-side MQTT client for tests.
+
+`Mosquitto` keeps its config, persistence file and log in its own directory, so a
+`restart()` on the same port keeps persistent sessions, their queued QoS 1 messages and
+the retained messages. `CloudClient` stands where the fleet backend would: it subscribes to
+`fleet/v1/+/#` and collects what arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+START_TIMEOUT_S = 10.0
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(found).exists():
+        raise FileNotFoundError("mosquitto not found on PATH nor at /usr/sbin/mosquitto")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+class Mosquitto:
+    """mosquitto as a child process; `start()`, `stop()`, `kill()`, `restart()` on one port."""
+
+    def __init__(
+        self, workdir: Path, *, tls: TlsFiles | None = None, anonymous: bool = True
+    ) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.tls = tls
+        self.anonymous = anonymous
+        self.config_file = workdir / "mosquitto.conf"
+        self.log_file = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    def _write_config(self) -> None:
+        lines = [
+            # As root, mosquitto would switch to the `mosquitto` user and lose its files.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+            f"listener {self.port} {self.host}",
+            f"allow_anonymous {'true' if self.anonymous else 'false'}",
+            "persistence true",
+            f"persistence_location {self.workdir}/",
+            "persistence_file mosquitto.db",
+            f"log_dest file {self.log_file}",
+            "log_type all",
+            "connection_messages true",
+            "max_queued_messages 100000",
+        ]
+        if self.tls:
+            lines += [
+                f"cafile {self.tls.ca_file}",
+                f"certfile {self.tls.cert_file}",
+                f"keyfile {self.tls.key_file}",
+            ]
+        self.config_file.write_text("\n".join(lines) + "\n")
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("mosquitto is already running")
+        self.proc = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(self.config_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited {self.proc.returncode}: {stderr}{self.log()}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.kill()
+        raise TimeoutError(f"mosquitto did not listen on {self.port}: {self.log()}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM: mosquitto writes its persistence file and exits."""
+        self._end(signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: what was not yet persisted is gone."""
+        self._end(signal.SIGKILL, 10.0)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing is read or acknowledged."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _end(self, sig: signal.Signals, timeout: float) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            if sig != signal.SIGKILL:
+                proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    dup: bool
+
+    @property
+    def device_id(self) -> str:
+        return self.topic.split("/")[2]
+
+    @property
+    def suffix(self) -> str:
+        return self.topic.split("/", 3)[3]
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class CloudClient:
+    """The cloud side: a paho client on its own network thread (loop_start), subscribed to
+    `fleet/v1/+/#` at QoS 1, collecting every message; it reconnects on its own.
+
+    With `clean_session=False` (the default) the broker keeps its subscription and queues
+    messages for it while it is away, including across a broker restart.
+    """
+
+    def __init__(
+        self,
+        broker: Mosquitto,
+        client_id: str = "cloud",
+        *,
+        clean_session: bool = False,
+        subscribe: str = "fleet/v1/+/#",
+    ) -> None:
+        self.messages: list[Received] = []
+        self._cond = threading.Condition()
+        self._subscribe = subscribe
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session
+        )
+        self.client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)  # type: ignore[arg-type]
+        if broker.tls:
+            self.client.tls_set(ca_certs=str(broker.tls.ca_file))
+        self._subscribed = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *args: self._subscribed.set()
+        self.client.connect(broker.host, broker.port, keepalive=10)
+        self.client.loop_start()
+        if not self._subscribed.wait(START_TIMEOUT_S):
+            self.close()
+            raise TimeoutError("cloud client did not subscribe")
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        if not rc.is_failure:
+            client.subscribe(self._subscribe, qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append(
+                Received(
+                    message.topic,
+                    bytes(message.payload),
+                    message.qos,
+                    bool(message.retain),
+                    bool(message.dup),
+                )
+            )
+            self._cond.notify_all()
+
+    def select(self, match: Callable[[Received], bool]) -> list[Received]:
+        with self._cond:
+            return [m for m in self.messages if match(m)]
+
+    def wait_for(self, match: Callable[[Received], bool], timeout: float = 10.0) -> Received:
+        """The first message so far that matches, or the next one to arrive."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for message in self.messages:
+                    if match(message):
+                        return message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no matching message; got {self.messages[-5:]}")
+                self._cond.wait(left)
+
+    def wait_until(
+        self, condition: Callable[[list[Received]], bool], timeout: float = 10.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not condition(self.messages):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"condition not met; last messages {self.messages[-5:]}")
+                self._cond.wait(left)
+
+    async def wait_for_async(
+        self, match: Callable[[Received], bool], within_s: float = 10.0
+    ) -> Received:
+        """`wait_for` for a test running on an asyncio loop: polls, never blocks the loop."""
+        deadline = time.monotonic() + within_s
+        while True:
+            found = self.select(match)
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no matching message; got {self.messages[-5:]}")
+            await asyncio.sleep(0.01)
+
+    async def wait_until_async(
+        self, condition: Callable[[list[Received]], bool], within_s: float = 10.0
+    ) -> None:
+        deadline = time.monotonic() + within_s
+        while True:
+            with self._cond:
+                if condition(self.messages):
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met; last messages {self.messages[-5:]}")
+            await asyncio.sleep(0.01)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publishes and waits for the broker's acknowledgement."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(timeout=START_TIMEOUT_S)
+        if not info.is_published():
+            raise TimeoutError(f"publish to {topic} not acknowledged")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def retained(broker: Mosquitto, topic: str, timeout: float = 5.0) -> Any:
+    """The retained message of `topic` as JSON, read by a fresh clean-session subscriber."""
+    got = threading.Event()
+    box: list[bytes] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    if broker.tls:
+        client.tls_set(ca_certs=str(broker.tls.ca_file))
+
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        c.subscribe(topic, qos=1)
+
+    def on_message(c: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.retain and not box:
+            box.append(bytes(message.payload))
+            got.set()
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        if not got.wait(timeout):
+            raise TimeoutError(f"no retained message on {topic}")
+        return json.loads(box[0])
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
+    """A fresh CA and a server certificate it signed for `host` (an IP address SAN)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name(host))
+        .issuer_name(ca_cert.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    files.key_file.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return files

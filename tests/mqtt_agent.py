@@ -1,0 +1,127 @@
+"""An MqttLink for tests: in-process helpers, and a small agent process to SIGKILL.
+
+As a script: `python tests/mqtt_agent.py URL DEVICE_ID STORE [--hang]` runs an MqttLink and
+writes JSON lines on stdout: `{"event": "connected"}` once connected, `{"event": "command",
+"payload": ...}` for each command handled (with --hang the handler never returns). SIGTERM
+stops the link cleanly and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from edge.mqtt import MqttConfig, MqttLink  # noqa: E402
+from edge.store import Store  # noqa: E402
+from edge.timefmt import utc_now_rfc3339  # noqa: E402
+
+VERSION = "0.1.0-test"
+
+
+def config(url: str, **overrides: Any) -> MqttConfig:
+    """Test-friendly timings: reconnect within 50-200 ms."""
+    fields: dict[str, Any] = {
+        "url": url,
+        "reconnect_min_s": 0.05,
+        "reconnect_max_s": 0.2,
+        "keepalive_s": 10,
+        **overrides,
+    }
+    return MqttConfig(**fields)
+
+
+async def _ignore(payload: bytes) -> None:
+    return None
+
+
+def make_link(
+    url: str,
+    store: Store,
+    *,
+    device_id: str = "car-0001",
+    on_command: Callable[[bytes], Awaitable[None]] = _ignore,
+    outbox_window: int = 16,
+    offline_events_max: int = 1000,
+    **config_overrides: Any,
+) -> MqttLink:
+    return MqttLink(
+        config(url, **config_overrides),
+        device_id=device_id,
+        kind="vehicle",
+        version=VERSION,
+        store=store,
+        on_command=on_command,
+        outbox_window=outbox_window,
+        offline_events_max=offline_events_max,
+    )
+
+
+def add_records(store: Store, count: int) -> None:
+    """`count` records, one transaction each, as the agent commits them."""
+    for _ in range(count):
+        with store.transaction() as tx:
+            tx.add_record("test", {"n": 1}, ts=utc_now_rfc3339(), clock_synced=True)
+
+
+@asynccontextmanager
+async def running(link: MqttLink, *, connect_within_s: float | None = 10.0) -> AsyncIterator[None]:
+    """Runs the link for the block (connected and subscribed first, unless told not to wait);
+    then stops it and checks run() ended without an exception."""
+    task = asyncio.create_task(link.run())
+    try:
+        if connect_within_s is not None:
+            await until(lambda: link.subscribed, connect_within_s, "link connected")
+        yield
+    finally:
+        await asyncio.wait_for(link.stop(), 10)
+        await asyncio.wait_for(task, 1)  # re-raises whatever run() raised
+
+
+async def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"not within {within_s} s: {what}")
+        await asyncio.sleep(0.01)
+
+
+def _emit(event: str, **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+async def _main(url: str, device_id: str, store_path: str, hang: bool) -> None:
+    store = Store(store_path, device_id)
+
+    async def on_command(payload: bytes) -> None:
+        _emit("command", payload=payload.decode())
+        if hang:
+            await asyncio.Event().wait()
+
+    link = make_link(url, store, device_id=device_id, on_command=on_command)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    task = asyncio.create_task(link.run())
+    await until(lambda: link.subscribed, 10, "connected and subscribed")
+    _emit("connected")
+    await stop.wait()
+    await link.stop()
+    await task
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    hang = "--hang" in args
+    url, device_id, store_path = (a for a in args if a != "--hang")
+    asyncio.run(_main(url, device_id, store_path, hang))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from sim.broker import CloudClient, Mosquitto
 
 THREAD_GRACE_S = 3.0

@@ -7,13 +7,13 @@ import random
 from pathlib import Path
 
 import pytest
-from sim.broker import CloudClient, Mosquitto
 from hypothesis import given
 from hypothesis import strategies as st
 from mqtt_agent import make_link, running, until
 
 from edge.mqtt.backoff import Backoff
 from edge.store import Store
+from sim.broker import CloudClient, Mosquitto
 
 DEVICE = "car-0001"
 

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from sim.broker import CloudClient, Mosquitto
 from mqtt_agent import make_link, running, until
 
 from edge.store import Store
+from sim.broker import CloudClient, Mosquitto
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

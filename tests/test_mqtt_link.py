@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from sim.broker import CloudClient, Mosquitto, Received, retained
 from mqtt_agent import VERSION, add_records, make_link, running, until
 
 from edge.store import Store
+from sim.broker import CloudClient, Mosquitto, Received, retained
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

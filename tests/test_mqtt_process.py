@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sim.broker import CloudClient, Mosquitto, retained
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")

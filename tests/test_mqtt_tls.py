@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sim.broker import CloudClient, Mosquitto, TlsFiles, make_tls_files
 from mqtt_agent import add_records, make_link, running, until
 
 from edge.mqtt import MqttSetupError
 from edge.store import Store
+from sim.broker import CloudClient, Mosquitto, TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

@@ -1,0 +1,166 @@
+"""The agent runtime: one asyncio loop running the box, the MQTT link and the housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from edge.box import Box, BoxServices
+from edge.clock import BoxClock
+from edge.commands import CommandVerifier
+from edge.config import AgentConfig
+from edge.inbox import CommandInbox
+from edge.logs import configure, get_logger
+from edge.mqtt.link import MqttLink
+from edge.store import Store, StoreError
+
+CLOCK_CHECKPOINT_S = 30.0
+REPLAY_PURGE_S = 600.0
+SHUTDOWN_GRACE_S = 5.0
+TELEMETRY_MIN_GAP_S = 0.5
+
+
+def agent_version() -> str:
+    try:
+        return version("fleet-edge")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_box(services: BoxServices) -> Box:
+    kind = services.config.device.kind
+    if kind == "vehicle":
+        from edge.vehicle.box import VehicleBox
+
+        return VehicleBox(services)
+    raise ValueError(f"box kind {kind!r} is not available in this version")
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.log = get_logger("agent")
+        self.store = Store(config.storage.path, config.device.id)
+        self.clock = BoxClock(self.store.get_state("clock"))
+        self._telemetry_due = asyncio.Event()
+        self.link: MqttLink | None = None
+        services = BoxServices(
+            config=config,
+            store=self.store,
+            clock=self.clock,
+            outbox_changed=self._outbox_changed,
+            publish_event=self._publish_event,
+            telemetry_changed=self._telemetry_due.set,
+            logger=get_logger(config.device.kind),
+        )
+        self.box = build_box(services)
+        inbox = CommandInbox(
+            CommandVerifier.for_config(config),
+            self.store,
+            self.box,
+            self._outbox_changed,
+            get_logger("commands"),
+        )
+        self.link = MqttLink(
+            config.mqtt,
+            device_id=config.device.id,
+            kind=config.device.kind,
+            version=agent_version(),
+            store=self.store,
+            on_command=inbox.handle,
+            logger=get_logger("mqtt"),
+        )
+
+    def _outbox_changed(self) -> None:
+        if self.link is not None:
+            self.link.outbox_changed()
+
+    def _publish_event(self, event: dict[str, Any]) -> None:
+        if self.link is not None:
+            self.link.publish_event(event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        ready = asyncio.Event()
+        assert self.link is not None
+        tasks = [
+            asyncio.create_task(self.box.run(ready), name="box"),
+            asyncio.create_task(self.link.run(), name="mqtt"),
+            asyncio.create_task(self._telemetry(), name="telemetry"),
+            asyncio.create_task(self._housekeeping(), name="housekeeping"),
+        ]
+        waiter: asyncio.Task[bool] = asyncio.create_task(ready.wait())
+        stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set():
+            self.log.info(
+                "agent.ready",
+                device_id=self.config.device.id,
+                kind=self.config.device.kind,
+                version=agent_version(),
+            )
+            await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                self.log.error(
+                    "agent.task_failed", task=task.get_name(), error=repr(task.exception())
+                )
+        self.log.info("agent.stopping")
+        await self.box.finish(SHUTDOWN_GRACE_S)
+        await self.link.stop()
+        for pending in (*tasks, waiter, stopper):
+            pending.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._checkpoint_clock()
+        self.store.close()
+        self.log.info("agent.stopped")
+
+    async def _telemetry(self) -> None:
+        assert self.link is not None
+        interval = self.config.telemetry.interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._telemetry_due.wait(), interval)
+            self._telemetry_due.clear()
+            ts = self.clock.now().wall
+            self.link.publish_telemetry({"ts": ts, **self.box.telemetry()})
+            await asyncio.sleep(TELEMETRY_MIN_GAP_S)
+
+    def _checkpoint_clock(self) -> None:
+        with self.store.transaction() as tx:
+            tx.put_state("clock", self.clock.checkpoint_state())
+
+    async def _housekeeping(self) -> None:
+        last_purge = 0.0
+        while True:
+            self._checkpoint_clock()
+            if time.monotonic() - last_purge > REPLAY_PURGE_S:
+                self.store.purge_expired_commands(datetime.now(UTC).timestamp())
+                last_purge = time.monotonic()
+            await asyncio.sleep(CLOCK_CHECKPOINT_S)
+
+
+async def _main(config: AgentConfig) -> int:
+    log = get_logger("agent")
+    try:
+        agent = Agent(config)
+    except StoreError as exc:
+        log.error("agent.store_unusable", path=str(config.storage.path), error=str(exc))
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await agent.run(stop)
+    return 0
+
+
+def run_agent(config: AgentConfig) -> int:
+    configure(config.log.level)
+    return asyncio.run(_main(config))

@@ -1,0 +1,1 @@
+"""The CAN side of the vehicle box: the bus link, decoded signals with staleness, OBD-II polling."""

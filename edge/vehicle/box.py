@@ -1,0 +1,291 @@
+"""The vehicle box: the pure controller wired to the CAN bus, the store and the MQTT link.
+
+Every batch of intents is made durable first (controller snapshot, records, replies and the
+command's replay entry in one transaction) and only then carried out on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from edge.box import Box, BoxServices, Remember
+from edge.can.link import CanLink
+from edge.can.obd import ObdClient, poll_forever
+from edge.can.signals import SignalTable
+from edge.commands import CommandReply, VerifiedCommand
+from edge.commands.envelope import (
+    EndRentalArgs,
+    LockArgs,
+    SetServiceArgs,
+    StartRentalArgs,
+    UnlockArgs,
+)
+from edge.vehicle import events as ev
+from edge.vehicle.controller import VehicleController
+from edge.vehicle.intents import CancelTimer, Event, Intent, Reply, SendCan, StartTimer, WriteRecord
+from firmware_protocol.can import NOT_AVAILABLE, CanDecodeError, VehicleCodec
+from firmware_protocol.obd import RESPONSE_IDS
+
+STATE_KEY = "vehicle"
+STALENESS_TICK_S = 0.05
+SIGNAL_NAMES = [
+    "fuel_pct",
+    "odometer_km",
+    "speed_kmh",
+    "ignition",
+    "engine_running",
+    "doors_closed",
+    "lock_state",
+    "start_enabled",
+]
+# Signals whose change alone is worth a telemetry message; the continuous ones ride along.
+DISCRETE_SIGNALS = {"ignition", "engine_running", "doors_closed", "lock_state", "start_enabled"}
+
+
+def to_command(command: VerifiedCommand) -> ev.Command:
+    args = command.args
+    if isinstance(args, StartRentalArgs):
+        tariff = ev.Tariff(
+            per_minute_cents=args.tariff.per_minute_cents,
+            fuel_price_cents_per_litre=args.tariff.fuel_price_cents_per_litre,
+            tank_litres=args.tariff.tank_litres,
+            currency=args.tariff.currency,
+        )
+        return ev.StartRental(command.id, args.order_id, args.renter, tariff)
+    if isinstance(args, UnlockArgs):
+        return ev.Unlock(command.id, args.order_id)
+    if isinstance(args, LockArgs):
+        return ev.Lock(command.id, args.order_id)
+    if isinstance(args, EndRentalArgs):
+        return ev.EndRental(command.id, args.order_id)
+    if isinstance(args, SetServiceArgs):
+        return ev.SetService(command.id, args.in_service, args.reason)
+    raise TypeError(f"not a vehicle command: {command.type}")
+
+
+class VehicleBox(Box):
+    def __init__(self, services: BoxServices) -> None:
+        super().__init__(services)
+        config = services.config.vehicle
+        assert config is not None, "a vehicle box needs a [vehicle] section"
+        self._log = services.logger
+        self.codec = VehicleCodec.load(config.profile)
+        self.table = SignalTable(self.codec.cycle_s, NOT_AVAILABLE)
+        saved = services.store.get_state(STATE_KEY)
+        if saved is None:
+            self.controller = VehicleController(config.command_timeout_s, config.command_retries)
+        else:
+            self.controller = VehicleController.restore(
+                saved, config.command_timeout_s, config.command_retries
+            )
+        self._resuming = saved is not None
+        self._persisted: dict[str, Any] | None = saved
+        self._signals = ev.Signals()
+        self._view = self.controller.view()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._counter = 0
+        self.bad_frames = 0
+        self.obd = ObdClient(self._send_frame)
+        self.can = CanLink(
+            config.can,
+            receive_ids=self.codec.receive_ids | frozenset(RESPONSE_IDS),
+            on_frame=self._on_frame,
+            logger=self._log,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def run(self, ready: asyncio.Event) -> None:
+        opened = asyncio.Event()
+        bus = asyncio.create_task(self.can.run(opened), name="can")
+        ticker = asyncio.create_task(self._expire_stale(), name="staleness")
+        pids = {
+            name: (obd_input.pid, obd_input.poll_s)
+            for name, obd_input in self.codec.obd_inputs.items()
+        }
+        poller = asyncio.create_task(
+            poll_forever(self.obd, pids, self._on_obd_value) if pids else asyncio.Event().wait(),
+            name="obd",
+        )
+        try:
+            if self._resuming:
+                self._resuming = False
+                self._carry_out(self.controller.resume(self.services.clock.now()))
+            await opened.wait()
+            ready.set()
+            await asyncio.gather(bus, ticker, poller)
+        finally:
+            for task in (bus, ticker, poller, *self._tasks):
+                task.cancel()
+            for handle in self._timers.values():
+                handle.cancel()
+
+    async def execute(self, command: VerifiedCommand, remember: Remember) -> None:
+        event = to_command(command)
+        self._apply(event, remember)
+        if isinstance(event, ev.StartRental) and self.controller.view()["rental"] == "booked":
+            self._spawn(self._read_trouble_codes())
+
+    def telemetry(self) -> dict[str, Any]:
+        signals = self._signals
+        return {
+            "fuel_pct": signals.fuel_pct,
+            "odometer_km": signals.odometer_km,
+            "speed_kmh": signals.speed_kmh,
+            "ignition": signals.ignition,
+            "engine_running": signals.engine_running,
+            "doors_closed": signals.doors_closed,
+            **self.controller.view(),
+        }
+
+    async def finish(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+
+    # --- the bus side ---------------------------------------------------------------
+
+    def _on_frame(self, arbitration_id: int, data: bytes) -> None:
+        if arbitration_id in RESPONSE_IDS:
+            self.obd.on_frame(arbitration_id, data)
+            return
+        try:
+            values = self.codec.decode(arbitration_id, data)
+        except CanDecodeError:
+            self.bad_frames += 1
+            return
+        if values and self.table.update(values, self.services.clock.mono()):
+            self._push_signals()
+
+    def _on_obd_value(self, name: str, value: float) -> None:
+        if self.table.update({name: value}, self.services.clock.mono()):
+            self._push_signals()
+
+    async def _expire_stale(self) -> None:
+        while True:
+            await asyncio.sleep(STALENESS_TICK_S)
+            if self.table.expire(self.services.clock.mono()):
+                self._push_signals()
+
+    def _push_signals(self) -> None:
+        signals = ev.Signals(**self.table.snapshot(SIGNAL_NAMES))
+        previous, self._signals = self._signals, signals
+        if signals == previous:
+            return
+        if any(getattr(signals, n) != getattr(previous, n) for n in DISCRETE_SIGNALS):
+            self.services.telemetry_changed()
+        self._apply(ev.SignalsUpdated(signals))
+
+    async def _read_trouble_codes(self) -> None:
+        codes = await self.obd.read_stored_dtcs()
+        self._apply(ev.TroubleCodes(codes))
+
+    def _send_frame(self, arbitration_id: int, data: bytes) -> bool:
+        return self.can.send(arbitration_id, data)
+
+    # --- intents --------------------------------------------------------------------
+
+    def _apply(self, event: ev.VehicleEvent, remember: Remember | None = None) -> None:
+        now = self.services.clock.now()
+        self._carry_out(self.controller.handle(event, now), remember, now)
+
+    def _carry_out(
+        self, intents: list[Intent], remember: Remember | None = None, at: ev.Now | None = None
+    ) -> None:
+        now = at or self.services.clock.now()
+        snapshot = self.controller.snapshot()
+        durable = [i for i in intents if isinstance(i, WriteRecord | Reply)]
+        if durable or remember is not None or snapshot != self._persisted:
+            self._persist(snapshot, durable, remember, now)
+        for intent in intents:
+            if isinstance(intent, SendCan):
+                self._send_command(intent.command)
+            elif isinstance(intent, StartTimer):
+                self._start_timer(intent.name, intent.seconds)
+            elif isinstance(intent, CancelTimer):
+                handle = self._timers.pop(intent.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(intent, Event):
+                self._log.warning("vehicle.event", type=intent.type, **intent.fields)
+                self.services.publish_event({"ts": now.wall, "type": intent.type, **intent.fields})
+        if snapshot["command_in_flight"]:
+            self._idle.clear()
+        else:
+            self._idle.set()
+        view = self.controller.view()
+        if view != self._view:
+            self._view = view
+            self.services.telemetry_changed()
+
+    def _persist(
+        self,
+        snapshot: dict[str, Any],
+        durable: list[WriteRecord | Reply],
+        remember: Remember | None,
+        now: ev.Now,
+    ) -> None:
+        records: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        with self.services.store.transaction() as tx:
+            if remember is not None:
+                remember(tx)
+            tx.put_state(STATE_KEY, snapshot)
+            for intent in durable:
+                if isinstance(intent, WriteRecord):
+                    record = tx.add_record(
+                        intent.type, intent.fields, ts=now.wall, clock_synced=now.clock_synced
+                    )
+                    records.append((intent.fields, record))
+                    self._log.info("record.written", type=intent.type, seq=record["seq"])
+                else:
+                    # The reply to end_rental carries the record as written, ids included.
+                    result = next((r for f, r in records if f is intent.result), intent.result)
+                    reply = CommandReply(
+                        command_id=intent.command_id,
+                        status=intent.status,
+                        code=intent.code,  # type: ignore[arg-type]  # pydantic parses the code
+                        detail=intent.detail or "",
+                        result=result,
+                    )
+                    tx.add_reply(reply.model_dump(mode="json"))
+                    self._log.info(
+                        "command.replied",
+                        command_id=intent.command_id,
+                        status=intent.status,
+                        code=intent.code,
+                    )
+        self._persisted = snapshot
+        if durable:
+            self.services.outbox_changed()
+
+    def _send_command(self, name: str) -> None:
+        arbitration_id, data = self.codec.encode_command(name, self._counter)
+        self._counter += 1
+        sent = self.can.send(arbitration_id, data)
+        self._log.info("can.command_sent", command=name, sent=sent)
+
+    def _start_timer(self, name: str, seconds: float) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_later(seconds, self._timer_fired, name)
+
+    def _timer_fired(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._apply(ev.TimerFired(name))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._report_failure)
+
+    def _report_failure(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("vehicle.task_failed", error=repr(task.exception()))
+
+
+__all__ = ["VehicleBox"]

@@ -34,6 +34,9 @@ def vehicle_rental(workdir: Path) -> None:
     with BoxRig(workdir / "vehicle", "vehicle", device_id="car-0001") as rig:
         rig.start_agent()
         say(f"agent ready: car-0001 on {rig.sim.connect['channel']}, broker {rig.broker.url}")
+        first = rig.telemetry(lambda t: t["fuel_pct"] is not None and t["odometer_km"] is not None)
+        say(f"    telemetry: lock {first['lock']}, fuel {first['fuel_pct']} %, "
+            f"odometer {first['odometer_km']} km")
 
         say(f"cloud -> start_rental {ORDER}, tariff {json.dumps(TARIFF)}")
         expect_ok(rig.command("start_rental", order_id=ORDER, renter="renter-7", tariff=TARIFF),
@@ -50,8 +53,8 @@ def vehicle_rental(workdir: Path) -> None:
         rig.telemetry(lambda t: t["engine_running"] is True)
         rig.sim.send(op="drive", km=12, fuel_pct_used=9.6, seconds=4)
         moving = rig.telemetry(lambda t: (t["speed_kmh"] or 0) > 0)
-        say(f"    telemetry while driving: {moving['speed_kmh']} km/h")
-        rig.sim.wait_event("drive", timeout=30)
+        say(f"    telemetry while driving (time-lapse): {moving['speed_kmh']} km/h")
+        rig.sim.wait_event("drive", timeout=30, done=True)
         rig.sim.send(op="engine", running=False)
         parked = rig.telemetry(lambda t: t["engine_running"] is False)
         say(f"    parked: odometer {parked['odometer_km']} km, fuel {parked['fuel_pct']} %")

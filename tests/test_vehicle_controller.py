@@ -428,7 +428,7 @@ def test_end_rental_when_the_engine_starts_while_locking() -> None:
     intents = box.bus(lock_state="locked")
     assert of_type(intents, SendCan) == []
     reply = box.reply(intents)
-    assert (reply.status, reply.code) == ("failed", "not_allowed")
+    assert (reply.status, reply.code) == ("rejected", "not_allowed")
     assert reply.detail == (
         "the engine started while ending; start enable withdrawal pending;"
         " the rental is still active"

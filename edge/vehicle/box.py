@@ -241,7 +241,7 @@ class VehicleBox(Box):
                     self._log.info("record.written", type=intent.type, seq=record["seq"])
                 else:
                     # The reply to end_rental carries the record as written, ids included.
-                    result = next((r for f, r in records if f is intent.result), intent.result)
+                    result = next((r for f, r in records if f == intent.result), intent.result)
                     reply = CommandReply(
                         command_id=intent.command_id,
                         status=intent.status,

@@ -236,17 +236,24 @@ class VehicleController:
                 self._reply(command_id, "ok", result=copy.deepcopy(fields))
             case EndRental(), Outcome.DEFERRED:
                 detail = "the engine started while ending; start enable withdrawal pending"
-                self._fail(operation, "not_allowed", detail)
+                # The contract's `failed` codes are hardware ones: a state rule refuses.
+                self._fail(operation, "not_allowed", detail, status="rejected")
             case _:
                 self._fail(operation, "hardware_timeout", "start enable did not confirm the change")
 
-    def _fail(self, operation: _Operation, code: str, detail: str) -> None:
+    def _fail(
+        self,
+        operation: _Operation,
+        code: str,
+        detail: str,
+        status: Literal["rejected", "failed"] = "failed",
+    ) -> None:
         command = operation.command
         if isinstance(command, EndRental):
             detail += f"; the rental is still {self._rental.state}"
             fields = {"order_id": command.order_id, "reason": detail}
             self._outbox.append(Event("rental_end_failed", fields))
-        self._reply(command.command_id, "failed", code, detail)
+        self._reply(command.command_id, status, code, detail)
 
     def _check(self) -> dict[str, Any]:
         return vehicle_check(self._signals, self._lock.view, self._fault_codes)

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge.clock import BoxClock
-from edge.commands import VerifiedCommand
+from edge.clock import BoxClock, Now
+from edge.commands import CommandReply, VerifiedCommand
 from edge.config import AgentConfig
+from edge.intents import CancelTimer, Event, Reply, StartTimer, WriteRecord
 from edge.store import Store, Transaction
 
 Remember = Callable[[Transaction], None]
@@ -49,3 +50,103 @@ class Box(ABC):
 
     async def finish(self, timeout_s: float) -> None:  # noqa: B027 - optional hook
         """Let commands in flight complete before shutdown, waiting at most `timeout_s`."""
+
+
+class IntentRunner:
+    """Carries out a pure controller's intents the same way for every kind of box.
+
+    The durable part comes first: the controller's snapshot, its records and replies, and the
+    command's replay entry commit in ONE transaction. Only then are timers set, events
+    published and the kind's hardware intents (`on_hardware`) carried out.
+    """
+
+    def __init__(
+        self,
+        services: BoxServices,
+        state_key: str,
+        snapshot: Callable[[], dict[str, Any]],
+        on_timer: Callable[[str], None],
+        on_hardware: Callable[[Any], None],
+        saved: dict[str, Any] | None,
+    ) -> None:
+        self._services = services
+        self._state_key = state_key
+        self._snapshot = snapshot
+        self._on_timer = on_timer
+        self._on_hardware = on_hardware
+        self._persisted = saved
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._log = services.logger
+
+    def carry_out(self, intents: list[Any], remember: Remember | None, now: Now) -> None:
+        snapshot = self._snapshot()
+        durable = [i for i in intents if isinstance(i, WriteRecord | Reply)]
+        if durable or remember is not None or snapshot != self._persisted:
+            self._persist(snapshot, durable, remember, now)
+        for intent in intents:
+            if isinstance(intent, StartTimer):
+                self._start_timer(intent.name, intent.seconds)
+            elif isinstance(intent, CancelTimer):
+                handle = self._timers.pop(intent.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(intent, Event):
+                self._log.warning("box.event", type=intent.type, **intent.fields)
+                self._services.publish_event({"ts": now.wall, "type": intent.type, **intent.fields})
+            elif not isinstance(intent, WriteRecord | Reply):
+                self._on_hardware(intent)
+
+    def cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def _start_timer(self, name: str, seconds: float) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        self._timers[name] = asyncio.get_running_loop().call_later(seconds, self._fire, name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._on_timer(name)
+
+    def _persist(
+        self,
+        snapshot: dict[str, Any],
+        durable: list[WriteRecord | Reply],
+        remember: Remember | None,
+        now: Now,
+    ) -> None:
+        written: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        with self._services.store.transaction() as tx:
+            if remember is not None:
+                remember(tx)
+            tx.put_state(self._state_key, snapshot)
+            for intent in durable:
+                if isinstance(intent, WriteRecord):
+                    record = tx.add_record(
+                        intent.type, intent.fields, ts=now.wall, clock_synced=now.clock_synced
+                    )
+                    written.append((intent.fields, record))
+                    self._log.info("record.written", type=intent.type, seq=record["seq"])
+                    continue
+                # A reply whose result is a record just written carries it as written.
+                result = next((r for f, r in written if f == intent.result), intent.result)
+                reply = CommandReply(
+                    command_id=intent.command_id,
+                    status=intent.status,
+                    code=intent.code,  # type: ignore[arg-type]  # pydantic parses the code
+                    detail=intent.detail or "",
+                    result=result,
+                )
+                tx.add_reply(reply.model_dump(mode="json"))
+                self._log.info(
+                    "command.replied",
+                    command_id=intent.command_id,
+                    status=intent.status,
+                    code=intent.code,
+                )
+        self._persisted = snapshot
+        if durable:
+            self._services.outbox_changed()

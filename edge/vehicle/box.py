@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 from typing import Any
 
-from edge.box import Box, BoxServices, Remember
+from edge.box import Box, BoxServices, IntentRunner, Remember
 from edge.can.link import CanLink
 from edge.can.obd import ObdClient, poll_forever
 from edge.can.signals import SignalTable
-from edge.commands import CommandReply, VerifiedCommand
+from edge.commands import VerifiedCommand
 from edge.commands.envelope import (
     EndRentalArgs,
     LockArgs,
@@ -24,7 +24,7 @@ from edge.commands.envelope import (
 )
 from edge.vehicle import events as ev
 from edge.vehicle.controller import VehicleController
-from edge.vehicle.intents import CancelTimer, Event, Intent, Reply, SendCan, StartTimer, WriteRecord
+from edge.vehicle.intents import Intent, SendCan
 from firmware_protocol.can import NOT_AVAILABLE, CanDecodeError, VehicleCodec
 from firmware_protocol.obd import RESPONSE_IDS
 
@@ -81,10 +81,16 @@ class VehicleBox(Box):
                 saved, config.command_timeout_s, config.command_retries
             )
         self._resuming = saved is not None
-        self._persisted: dict[str, Any] | None = saved
+        self.runner = IntentRunner(
+            services,
+            STATE_KEY,
+            self.controller.snapshot,
+            on_timer=lambda name: self._apply(ev.TimerFired(name)),
+            on_hardware=self._on_hardware,
+            saved=saved,
+        )
         self._signals = ev.Signals()
         self._view = self.controller.view()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._counter = 0
         self.bad_frames = 0
         self.obd = ObdClient(self._send_frame)
@@ -120,8 +126,7 @@ class VehicleBox(Box):
         finally:
             for task in (bus, ticker, poller, *self._tasks):
                 task.cancel()
-            for handle in self._timers.values():
-                handle.cancel()
+            self.runner.cancel_timers()
 
     async def execute(self, command: VerifiedCommand, remember: Remember) -> None:
         event = to_command(command)
@@ -194,24 +199,8 @@ class VehicleBox(Box):
     def _carry_out(
         self, intents: list[Intent], remember: Remember | None = None, at: ev.Now | None = None
     ) -> None:
-        now = at or self.services.clock.now()
-        snapshot = self.controller.snapshot()
-        durable = [i for i in intents if isinstance(i, WriteRecord | Reply)]
-        if durable or remember is not None or snapshot != self._persisted:
-            self._persist(snapshot, durable, remember, now)
-        for intent in intents:
-            if isinstance(intent, SendCan):
-                self._send_command(intent.command)
-            elif isinstance(intent, StartTimer):
-                self._start_timer(intent.name, intent.seconds)
-            elif isinstance(intent, CancelTimer):
-                handle = self._timers.pop(intent.name, None)
-                if handle is not None:
-                    handle.cancel()
-            elif isinstance(intent, Event):
-                self._log.warning("vehicle.event", type=intent.type, **intent.fields)
-                self.services.publish_event({"ts": now.wall, "type": intent.type, **intent.fields})
-        if snapshot["command_in_flight"]:
+        self.runner.carry_out(intents, remember, at or self.services.clock.now())
+        if self.controller.snapshot()["command_in_flight"]:
             self._idle.clear()
         else:
             self._idle.set()
@@ -220,62 +209,15 @@ class VehicleBox(Box):
             self._view = view
             self.services.telemetry_changed()
 
-    def _persist(
-        self,
-        snapshot: dict[str, Any],
-        durable: list[WriteRecord | Reply],
-        remember: Remember | None,
-        now: ev.Now,
-    ) -> None:
-        records: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        with self.services.store.transaction() as tx:
-            if remember is not None:
-                remember(tx)
-            tx.put_state(STATE_KEY, snapshot)
-            for intent in durable:
-                if isinstance(intent, WriteRecord):
-                    record = tx.add_record(
-                        intent.type, intent.fields, ts=now.wall, clock_synced=now.clock_synced
-                    )
-                    records.append((intent.fields, record))
-                    self._log.info("record.written", type=intent.type, seq=record["seq"])
-                else:
-                    # The reply to end_rental carries the record as written, ids included.
-                    result = next((r for f, r in records if f == intent.result), intent.result)
-                    reply = CommandReply(
-                        command_id=intent.command_id,
-                        status=intent.status,
-                        code=intent.code,  # type: ignore[arg-type]  # pydantic parses the code
-                        detail=intent.detail or "",
-                        result=result,
-                    )
-                    tx.add_reply(reply.model_dump(mode="json"))
-                    self._log.info(
-                        "command.replied",
-                        command_id=intent.command_id,
-                        status=intent.status,
-                        code=intent.code,
-                    )
-        self._persisted = snapshot
-        if durable:
-            self.services.outbox_changed()
+    def _on_hardware(self, intent: Intent) -> None:
+        if isinstance(intent, SendCan):
+            self._send_command(intent.command)
 
     def _send_command(self, name: str) -> None:
         arbitration_id, data = self.codec.encode_command(name, self._counter)
         self._counter += 1
         sent = self.can.send(arbitration_id, data)
         self._log.info("can.command_sent", command=name, sent=sent)
-
-    def _start_timer(self, name: str, seconds: float) -> None:
-        old = self._timers.pop(name, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        self._timers[name] = loop.call_later(seconds, self._timer_fired, name)
-
-    def _timer_fired(self, name: str) -> None:
-        self._timers.pop(name, None)
-        self._apply(ev.TimerFired(name))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from edge.clock import Now as Now  # the time an event is handled at; mono runs across restarts
+from edge.intents import TimerFired as TimerFired
 from firmware_protocol.can.values import LockState
 
 
@@ -31,11 +32,6 @@ class TroubleCodes:
     """OBD stored DTCs; None when the car does not give them."""
 
     codes: tuple[str, ...] | None
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    name: str
 
 
 @dataclass(frozen=True)

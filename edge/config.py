@@ -141,6 +141,44 @@ class VehicleConfig(_Section):
     can: CanConfig = Field(default_factory=CanConfig)
 
 
+class SerialConfig(_Section):
+    port: str = Field(default="/dev/ttyUSB0", min_length=1)
+    baudrate: int = Field(default=115_200, gt=0)
+    # Kernel RS-485 mode, for adapters whose driver turns the transceiver around on RTS.
+    rs485: bool = False
+    rts_level_for_tx: bool = True
+    rts_level_for_rx: bool = False
+    delay_before_tx_s: float = Field(default=0.0, ge=0)
+    delay_before_rx_s: float = Field(default=0.0, ge=0)
+
+
+def _check_board_addresses(addresses: list[int]) -> list[int]:
+    if len(set(addresses)) != len(addresses):
+        raise ValueError("a board address appears twice")
+    if any(not 1 <= address <= 0xF7 for address in addresses):
+        raise ValueError("board addresses are 1 to 247")
+    return addresses
+
+
+class CabinetConfig(_Section):
+    # Board addresses in slot order: the first board's slots are 1..n, the next board's follow.
+    boards: Annotated[list[int], AfterValidator(_check_board_addresses)] = Field(
+        default_factory=lambda: [1], min_length=1
+    )
+    min_charge_pct: int = Field(default=80, ge=0, le=100)
+    take_timeout_s: float = Field(default=30.0, gt=0)
+    event_poll_s: float = Field(default=0.2, gt=0)
+    inventory_poll_s: float = Field(default=10.0, gt=0)
+    serial: SerialConfig = Field(default_factory=SerialConfig)
+
+
+class ParkingConfig(_Section):
+    address: int = Field(default=1, ge=1, le=0xF7)
+    move_timeout_s: float = Field(default=10.0, gt=0)
+    event_poll_s: float = Field(default=0.2, gt=0)
+    serial: SerialConfig = Field(default_factory=SerialConfig)
+
+
 class AgentConfig(_Section):
     device: DeviceConfig
     mqtt: MqttConfig
@@ -149,6 +187,8 @@ class AgentConfig(_Section):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     vehicle: VehicleConfig | None = None
+    cabinet: CabinetConfig | None = None
+    parking: ParkingConfig | None = None
 
 
 def load_config(path: str | Path) -> AgentConfig:
@@ -256,5 +296,12 @@ def summary(config: AgentConfig) -> str:
         can = config.vehicle.can
         parts += ["can", f"{can.interface}:{can.channel}@{can.bitrate}"]
         parts += ["profile", config.vehicle.profile]
+    if config.cabinet is not None:
+        serial = config.cabinet.serial
+        boards = ",".join(str(address) for address in config.cabinet.boards)
+        parts += ["serial", f"{serial.port}@{serial.baudrate}", "boards", boards]
+    if config.parking is not None:
+        serial = config.parking.serial
+        parts += ["serial", f"{serial.port}@{serial.baudrate}", "lock", str(config.parking.address)]
     parts += ["store", str(config.storage.path)]
     return " ".join(parts)

@@ -154,8 +154,9 @@ def test_a_drive_moves_the_odometer_exactly_and_uses_fuel(sim: SimProcess, car: 
         ODOMETER.number: round(before["odometer_km"] + 4.2, 1),
     }
 
-    sim.send(op="ignition", on=False)
+    sim.send(op="engine", running=False)
     assert sim.wait_event("engine") == {"event": "engine", "running": False, "ignition": False}
+    car.wait_inputs(lambda inputs: inputs.get("ignition") is False)
     car.command("start_disable")
     assert sim.wait_event("start_enable")["engine_running"] is False
     assert sim.state()["counters"]["start_disabled_while_running"] == 0

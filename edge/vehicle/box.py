@@ -91,7 +91,7 @@ class VehicleBox(Box):
         )
         self._signals = ev.Signals()
         self._view = self.controller.view()
-        self._counter = 0
+        self._counters: dict[str, int] = {}
         self.bad_frames = 0
         self.obd = ObdClient(self._send_frame)
         self.can = CanLink(
@@ -214,8 +214,11 @@ class VehicleBox(Box):
             self._send_command(intent.command)
 
     def _send_command(self, name: str) -> None:
-        arbitration_id, data = self.codec.encode_command(name, self._counter)
-        self._counter += 1
+        # The rolling counter runs per message: a receiver drops a repeated counter.
+        message = self.codec.profile.commands[name].message
+        counter = self._counters.get(message, 0)
+        self._counters[message] = counter + 1
+        arbitration_id, data = self.codec.encode_command(name, counter)
         sent = self.can.send(arbitration_id, data)
         self._log.info("can.command_sent", command=name, sent=sent)
 

@@ -1,8 +1,8 @@
 """What the simulated car is: its lock, start enable, doors, ignition, engine and gauges.
 
-Plain state and the rules a car keeps on its own (the engine runs only with the ignition on,
-the engine turns only with start enabled, the odometer of a drive ends exactly where it should);
-no bus, no clock.
+Plain state and the values it shows; the rules the car keeps (the engine runs only with the
+ignition on and starts only with start enabled) are applied by the control ops. A drive ends
+with the odometer exactly where it should be. No bus, no clock.
 """
 
 from __future__ import annotations

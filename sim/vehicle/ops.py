@@ -38,7 +38,8 @@ OPS: dict[str, Spec] = {
     "engine": Spec(
         ("running",),
         '{"op": "engine", "running": bool}',
-        "start or stop the engine; starting turns the ignition on, stopping leaves it on. "
+        "start or stop the engine as the start/stop button does: starting turns the ignition "
+        "on, stopping turns it off (send ignition on after it for ignition without engine). "
         "Without start enable the engine does not start: an "
         '{"event": "engine", "running": false, "refused": "start_disabled"} line says so. '
         "Refused off while driving.",

@@ -198,7 +198,7 @@ class VehicleSimulator(Simulator):
             await asyncio.sleep(max(0.0, min(due.values()) - loop.time()))
 
     def _broadcast(self, broadcast: Broadcast) -> None:
-        if self.faults.silent:
+        if self.faults.silent:  # a dead ECU does not count frames either
             return
         arbitration_id, data = self._frames.next_frame(broadcast, self.car, self._rng)
         self._transmit(arbitration_id, data, "status")
@@ -318,7 +318,7 @@ class VehicleSimulator(Simulator):
         if not running and self._drive is not None:
             raise ControlError("the car is driving: wait for the drive to end")
         car.engine_running = running
-        car.ignition = car.ignition or running
+        car.ignition = running  # the start/stop button: ignition and engine on, or both off
         emit("engine", running=running, ignition=car.ignition)
 
     def _door(self, command: dict[str, Any]) -> None:

@@ -96,9 +96,9 @@ class JsonLinesProcess:
             if match(event):
                 return event
 
-    def wait_event(self, name: str, timeout: float = 10.0, **fields: Any) -> Event:
+    def wait_event(self, event: str, /, timeout: float = 10.0, **fields: Any) -> Event:
         return self.wait_for(
-            lambda e: e.get("event") == name and all(e.get(k) == v for k, v in fields.items()),
+            lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()),
             timeout,
         )
 

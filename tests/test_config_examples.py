@@ -68,7 +68,7 @@ def test_check_config_command_accepts_example(path: Path) -> None:
 
 
 def test_check_config_names_each_bad_key(tmp_path: Path) -> None:
-    text = EXAMPLES[0].read_text()
+    text = (EXAMPLES[0].parent / "vehicle.example.toml").read_text()
     text = text.replace('kind = "vehicle"', 'kind = "boat"').replace("bitrate = 500000",
                                                                       'bitrate = "fast"')
     bad = tmp_path / "bad.toml"

@@ -165,6 +165,7 @@ class CabinetConfig(_Section):
     boards: Annotated[list[int], AfterValidator(_check_board_addresses)] = Field(
         default_factory=lambda: [1], min_length=1
     )
+    slots_per_board: int = Field(default=16, ge=1, le=16)  # checked against each board at start
     min_charge_pct: int = Field(default=80, ge=0, le=100)
     take_timeout_s: float = Field(default=30.0, gt=0)
     event_poll_s: float = Field(default=0.2, gt=0)

@@ -1,0 +1,41 @@
+"""The benchmarks still run: each one, with a tiny workload, prints its RESULT line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "result"),
+    [
+        (
+            "bench_can_decode.py",
+            ["--frames", "300", "--repeat", "2"],
+            r"RESULT can_decode raw_fps=\d+ ours_fps=\d+ ratio=\d+\.\d\d",
+        ),
+        (
+            "bench_command_latency.py",
+            ["--commands", "6"],
+            r"RESULT command_latency p50_ms=[\d.]+ p99_ms=[\d.]+ max_ms=[\d.]+",
+        ),
+    ],
+    ids=["can_decode", "command_latency"],
+)
+def test_bench_prints_its_result(tmp_path: Path, script: str, args: list[str], result: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(result, done.stdout), done.stdout

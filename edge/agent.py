@@ -124,13 +124,15 @@ class Agent:
     async def _telemetry(self) -> None:
         assert self.link is not None
         interval = self.config.telemetry.interval_s
+        # A snapshot every `interval`, and on change, but never two closer than `gap`.
+        gap = min(TELEMETRY_MIN_GAP_S, interval)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._telemetry_due.wait(), interval)
             self._telemetry_due.clear()
             ts = self.clock.now().wall
             self.link.publish_telemetry({"ts": ts, **self.box.telemetry()})
-            await asyncio.sleep(TELEMETRY_MIN_GAP_S)
+            await asyncio.sleep(gap)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._telemetry_due.wait(), interval - gap)
 
     def _checkpoint_clock(self) -> None:
         with self.store.transaction() as tx:
@@ -153,6 +155,9 @@ async def _main(config: AgentConfig) -> int:
     except StoreError as exc:
         log.error("agent.store_unusable", path=str(config.storage.path), error=str(exc))
         return 1
+    except (ValueError, OSError) as exc:  # e.g. a signal profile that cannot be loaded
+        log.error("agent.config_unusable", error=str(exc))
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

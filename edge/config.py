@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from edge.mqtt.config import MqttConfig
+from firmware_protocol.can import ProfileError, load_profile
 
 BoxKind = Literal["vehicle", "cabinet", "parking"]
 BOX_KINDS: tuple[BoxKind, ...] = get_args(BoxKind)
@@ -133,8 +134,20 @@ class CanConfig(_Section):
         return options
 
 
+def _check_profile(name_or_path: str) -> str:
+    try:
+        load_profile(name_or_path)
+    except ProfileError as exc:
+        where = "" if exc.key == "profile" else f"{exc.key}: "
+        raise ValueError(f"{where}{exc.problem}") from None
+    return name_or_path
+
+
 class VehicleConfig(_Section):
-    profile: str = Field(default="reference", min_length=1)  # a builtin name or a TOML path
+    # a builtin name or a TOML path; loaded here so check-config reports a broken profile
+    profile: Annotated[str, AfterValidator(_check_profile)] = Field(
+        default="reference", min_length=1
+    )
     command_timeout_s: float = Field(default=1.5, gt=0)  # lock/start status must confirm within
     command_retries: int = Field(default=2, ge=0)
     obd_poll_interval_s: float = Field(default=1.0, gt=0)

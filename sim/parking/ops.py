@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sim.slotboard_device.ops import LINE_EVENTS, Spec, line_faults, line_ops
+from sim.op_table import Spec
+from sim.slotboard_device.ops import LINE_EVENTS, line_faults, line_ops
 
 OPS: dict[str, Spec] = {
     "car": Spec(

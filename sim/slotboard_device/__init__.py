@@ -10,9 +10,10 @@ slot-board codec in reverse (firmware_protocol/slotboard/PROTOCOL.md).
     simulator.py  a `Simulator` over a line of boards: control ops, the line's faults, state
 """
 
+from sim.op_table import Spec, help_text
+
 from .board import Board, Refused
 from .line import BoardLine
-from .ops import Spec, help_text
 from .simulator import BoardSimulator, LineOptions, number_in
 from .timers import Timers
 

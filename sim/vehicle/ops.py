@@ -3,18 +3,8 @@ simulator that checks every control line against it (contract section 8)."""
 
 from __future__ import annotations
 
-import textwrap
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Spec:
-    """An op or a fault: the keys it takes besides `op` (or `name` and `on`), and what it does."""
-
-    keys: tuple[str, ...]
-    usage: str
-    help: str
-
+from sim import op_table
+from sim.op_table import Spec
 
 GAUGES = ("fuel_pct", "odometer_km", "speed_kmh")
 DEFAULT_DRIVE_SECONDS = 3.0
@@ -122,17 +112,4 @@ EVENTS: dict[str, str] = {
 
 def help_text() -> str:
     """The ops and faults for `--help`."""
-    lines = ["control ops (JSON lines on stdin):"]
-    for spec in OPS.values():
-        lines += [f"  {spec.usage}", _indented(spec.help)]
-    lines.append("faults:")
-    for name, spec in FAULTS.items():
-        lines += [f"  {name}: {spec.usage}", _indented(spec.help)]
-    lines.append("events (JSON lines on stdout, besides one per op carried out):")
-    for text in EVENTS.values():
-        lines.append(_indented(text, first=2))
-    return "\n".join(lines)
-
-
-def _indented(text: str, first: int = 6) -> str:
-    return textwrap.fill(text, width=96, initial_indent=" " * first, subsequent_indent=" " * 6)
+    return op_table.help_text(OPS, FAULTS, EVENTS)

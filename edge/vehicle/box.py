@@ -42,6 +42,11 @@ SIGNAL_NAMES = [
 ]
 # Signals whose change alone is worth a telemetry message; the continuous ones ride along.
 DISCRETE_SIGNALS = {"ignition", "engine_running", "doors_closed", "lock_state", "start_enabled"}
+# After a start, a command waits until the bus has shown every signal once, at most this many
+# cycles of the slowest one: commands queued at the broker while the agent was down arrive at
+# once, and would otherwise find the car "unknown" (end_rental refused, a rental started with
+# no fuel or odometer reading).
+SETTLE_CYCLES = 2.0
 
 
 def to_command(command: VerifiedCommand) -> ev.Command:
@@ -103,6 +108,9 @@ class VehicleBox(Box):
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._heard = asyncio.Event()  # the bus has shown every signal once
+        self._settle_s = SETTLE_CYCLES * max(self.codec.cycle_s.values(), default=0.0)
+        self._settled_by: float | None = None  # loop time; set when run() starts
 
     async def run(self, ready: asyncio.Event) -> None:
         opened = asyncio.Event()
@@ -116,6 +124,7 @@ class VehicleBox(Box):
             poll_forever(self.obd, pids, self._on_obd_value) if pids else asyncio.Event().wait(),
             name="obd",
         )
+        self._settled_by = asyncio.get_running_loop().time() + self._settle_s
         try:
             if self._resuming:
                 self._resuming = False
@@ -129,6 +138,7 @@ class VehicleBox(Box):
             self.runner.cancel_timers()
 
     async def execute(self, command: VerifiedCommand, remember: Remember) -> None:
+        await self._bus_settled()
         event = to_command(command)
         self._apply(event, remember)
         if isinstance(event, ev.StartRental) and self.controller.view()["rental"] == "booked":
@@ -151,6 +161,14 @@ class VehicleBox(Box):
             await asyncio.wait_for(self._idle.wait(), timeout_s)
 
     # --- the bus side ---------------------------------------------------------------
+
+    async def _bus_settled(self) -> None:
+        if self._heard.is_set() or self._settled_by is None:
+            return
+        left = self._settled_by - asyncio.get_running_loop().time()
+        if left > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heard.wait(), left)
 
     def _on_frame(self, arbitration_id: int, data: bytes) -> None:
         if arbitration_id in RESPONSE_IDS:
@@ -175,7 +193,10 @@ class VehicleBox(Box):
                 self._push_signals()
 
     def _push_signals(self) -> None:
-        signals = ev.Signals(**self.table.snapshot(SIGNAL_NAMES))
+        snapshot = self.table.snapshot(SIGNAL_NAMES)
+        if None not in (snapshot[name] for name in self.codec.cycle_s if name in snapshot):
+            self._heard.set()
+        signals = ev.Signals(**snapshot)
         previous, self._signals = self._signals, signals
         if signals == previous:
             return

@@ -1,0 +1,245 @@
+"""The vehicle box end to end, for the tests: the agent and `edge-sim vehicle` as processes,
+SLCAN on a pty, a private mosquitto and the signing backend (sim/rig.py), plus the helpers and
+invariants the end-to-end tests share."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from sim.broker import Received
+from sim.harness import AgentProcess, Event
+from sim.rig import BoxRig
+
+DEVICE = "car-e2e"
+TARIFF = {
+    "per_minute_cents": 25,
+    "fuel_price_cents_per_litre": 189,
+    "tank_litres": 50,
+    "currency": "EUR",
+}
+# Short actuator timeouts: a stuck lock fails within about a second.
+FAST = {"command_timeout_s": 0.5, "command_retries": 1}
+TELEMETRY_S = 0.5  # telemetry.interval_s: a fresh snapshot never takes long to come
+# The sim's cyclic status frames (vehicle.dbc): fuel and odometer every 1 s, the rest faster.
+SLOWEST_CYCLE_S = 1.0
+STALE_CYCLES = 3
+KNOWN_SIGNALS = ("fuel_pct", "odometer_km", "doors_closed", "engine_running", "start_enabled")
+CONFIRMED = ("locked", "unlocked")  # lock states the bus has shown
+
+
+class VehicleRig(BoxRig):
+    """A BoxRig for a vehicle that closes what it started even when starting fails."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        sim_args: tuple[str, ...] = (),
+        vehicle: dict[str, Any] | None = None,
+    ) -> None:
+        self.agents: list[AgentProcess] = []
+        try:
+            super().__init__(
+                workdir,
+                "vehicle",
+                device_id=DEVICE,
+                sim_args=sim_args,
+                box_settings={
+                    "vehicle": {**FAST, **(vehicle or {})},
+                    "telemetry": {"interval_s": TELEMETRY_S},
+                },
+            )
+            self.start_agent()
+        except BaseException:
+            self._close_parts()
+            raise
+
+    def _close_parts(self) -> None:
+        parts = [(agent, "stop") for agent in self.agents]
+        parts += [
+            (getattr(self, name, None), how)
+            for name, how in (("sim", "stop"), ("cloud", "close"), ("broker", "stop"))
+        ]
+        for part, how in parts:
+            if part is not None:
+                with contextlib.suppress(Exception):  # closing must reach every part
+                    getattr(part, how)()
+
+    def close(self) -> None:
+        self._close_parts()
+
+    def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
+        # Kept before it is waited for: an agent that never gets ready is stopped by close().
+        agent = super().start_agent(wait_ready=False)
+        self.agents.append(agent)
+        if wait_ready:
+            agent.wait_event("agent.ready", timeout=30)
+        return agent
+
+    def restart_agent(self) -> None:
+        """SIGKILL the agent and start a new one on the same store."""
+        self.kill_agent()
+        self.start_agent()
+
+    # --- commands -------------------------------------------------------------------
+
+    def ok(self, command_type: str, **args: Any) -> dict[str, Any]:
+        reply = self.command(command_type, **args)
+        assert reply["status"] == "ok", (command_type, reply)
+        return reply
+
+    def replies(self, command_id: str | None) -> list[dict[str, Any]]:
+        """Every reply received so far to `command_id`, in arrival order."""
+        return [
+            m.json()
+            for m in self.cloud.select(lambda m: m.topic == self.topic("replies"))
+            if m.json().get("command_id") == command_id
+        ]
+
+    def wait_replies(
+        self, command_id: str | None, count: int, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """The first `count` replies to `command_id`, waiting for them to arrive."""
+        self.cloud.wait_until(lambda _: len(self.replies(command_id)) >= count, timeout)
+        return self.replies(command_id)[:count]
+
+    def rent(self, order_id: str, tariff: dict[str, Any] | None = None) -> dict[str, Any]:
+        """start_rental and unlock, both ok; the rental_started record."""
+        self.ok("start_rental", order_id=order_id, renter="renter-7", tariff=tariff or TARIFF)
+        self.ok("unlock", order_id=order_id)
+        return self.wait_record("rental_started", order_id=order_id)
+
+    # --- the car --------------------------------------------------------------------
+
+    def readings(self, timeout: float = 15.0) -> dict[str, Any]:
+        """The first snapshot from now on with every bus signal known."""
+
+        def known(t: dict[str, Any]) -> bool:
+            return all(t[name] is not None for name in KNOWN_SIGNALS) and t["lock"] in CONFIRMED
+
+        return self.telemetry(known, timeout)
+
+    def engine(self, running: bool) -> dict[str, Any]:
+        self.sim.send(op="engine", running=running)
+        return self.telemetry(lambda t: t["engine_running"] is running)
+
+    def door(self, is_open: bool) -> dict[str, Any]:
+        self.sim.send(op="door", open=is_open)
+        return self.telemetry(lambda t: t["doors_closed"] is (not is_open))
+
+    def sim_lines(self, since: int = 0) -> list[Event]:
+        """The simulator's stdout lines from index `since` on, parsed."""
+        lines = []
+        for raw in self.sim.raw[since:]:
+            with contextlib.suppress(json.JSONDecodeError):
+                lines.append(json.loads(raw))
+        return lines
+
+    # --- what the cloud got ---------------------------------------------------------
+
+    def mark(self) -> int:
+        """A point in the cloud's message list, for `since=` below."""
+        return len(self.cloud.messages)
+
+    def on_topic(self, suffix: str, since: int = 0) -> list[dict[str, Any]]:
+        topic = self.topic(suffix)
+        messages: list[Received] = self.cloud.select(lambda m: True)[since:]
+        return [m.json() for m in messages if m.topic == topic]
+
+    def events(self, event_type: str, since: int = 0) -> list[dict[str, Any]]:
+        return [e for e in self.on_topic("events", since) if e.get("type") == event_type]
+
+    def wait_event(self, event_type: str, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
+        self.cloud.wait_until(lambda _: bool(self.events(event_type, since)), timeout)
+        return self.events(event_type, since)[0]
+
+    def records_in_arrival_order(self) -> list[dict[str, Any]]:
+        """Each record once (its first arrival), in the order the cloud received them."""
+        seen: dict[str, dict[str, Any]] = {}
+        for record in self.on_topic("records"):
+            seen.setdefault(record["record_id"], record)
+        return list(seen.values())
+
+
+@contextlib.contextmanager
+def vehicle_rig(workdir: Path, **options: Any) -> Iterator[VehicleRig]:
+    """A VehicleRig, closed afterwards; fails if a process it started is still running."""
+    rig = VehicleRig(workdir, **options)
+    try:
+        yield rig
+    finally:
+        rig.close()
+    running = [p.argv for p in (*rig.agents, rig.sim) if p.proc.poll() is None]
+    assert not running, f"processes left running: {running}"
+    assert rig.broker.proc is None, "mosquitto left running"
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    """Between two RFC 3339 timestamps."""
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+# --- invariants -----------------------------------------------------------------------
+
+
+def assert_records_sound(records: list[dict[str, Any]]) -> None:
+    """Seqs 1, 2, ... without a gap; record ids unique; every common field present."""
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), records
+    assert len({r["record_id"] for r in records}) == len(records)
+    for record in records:
+        assert record["device_id"] == DEVICE
+        assert {"record_id", "seq", "type", "ts", "clock_synced"} <= record.keys()
+
+
+def assert_agent_serving(rig: VehicleRig) -> None:
+    """The agent runs, and none of its tasks or command handlers died."""
+    agent = rig.agent
+    assert agent is not None
+    assert agent.proc.poll() is None
+    dead = ("task_failed", "handler_failed", "Traceback")
+    assert not [line for line in agent.raw if any(word in line for word in dead)]
+    assert not [line for line in agent.stderr if "Traceback" in line]
+
+
+def expected_charges(ended: dict[str, Any], tariff: dict[str, Any]) -> dict[str, Any]:
+    """Contract section 4, recomputed from the record's own numbers."""
+    minutes = math.ceil(Decimal(ended["duration_s"]) / 60)
+    time_cents = minutes * tariff["per_minute_cents"]
+    used = Decimal(str(ended["fuel_start_pct"])) - Decimal(str(ended["fuel_end_pct"]))
+    litres = Decimal(str(tariff["tank_litres"])) * used / 100
+    fuel = litres * tariff["fuel_price_cents_per_litre"]
+    fuel_cents = int(fuel.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return {
+        "time_cents": time_cents,
+        "fuel_cents": fuel_cents,
+        "total_cents": time_cents + fuel_cents,
+        "currency": tariff["currency"],
+    }
+
+
+def collapsed(states: list[str]) -> list[str]:
+    out: list[str] = []
+    for state in states:
+        if not out or out[-1] != state:
+            out.append(state)
+    return out
+
+
+def is_subsequence(short: list[str], long: list[str]) -> bool:
+    remaining = iter(long)
+    return all(any(item == other for other in remaining) for item in short)
+
+
+def assert_lock_reports_seen_on_car(rig: VehicleRig, initial: str = "locked") -> None:
+    """The box never reports a lock state the car did not have: the lock states in telemetry,
+    in order, are a subsequence of the states the simulated car went through."""
+    car = collapsed([initial] + [e["state"] for e in rig.sim_lines() if e.get("event") == "lock"])
+    reported = collapsed([t["lock"] for t in rig.on_topic("telemetry") if t["lock"] in CONFIRMED])
+    assert is_subsequence(reported, car), (reported, car)

@@ -210,6 +210,11 @@ BAD_SCHEMA: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "litres-zero": ("start_rental", _with_args(tariff={**TARIFF, "tank_litres": 0})),
     "cents-float": ("start_rental", _with_args(tariff={**TARIFF, "per_minute_cents": 2.5})),
     "cents-negative": ("start_rental", _with_args(tariff={**TARIFF, "per_minute_cents": -1})),
+    "litres-absurd": ("start_rental", _with_args(tariff={**TARIFF, "tank_litres": 1e300})),
+    "litres-too-fine": ("start_rental", _with_args(tariff={**TARIFF, "tank_litres": 42.0001})),
+    "price-absurd": (
+        "start_rental", _with_args(tariff={**TARIFF, "fuel_price_cents_per_litre": 10**30})
+    ),
 }
 
 

@@ -74,10 +74,13 @@ class CommandArgs(_Strict):
 
 
 class Tariff(_Strict):
-    per_minute_cents: int = Field(ge=0)
-    fuel_price_cents_per_litre: int = Field(ge=0)
+    # Bounds far beyond any real tariff keep every charge an exact, small integer.
+    per_minute_cents: int = Field(ge=0, le=1_000_000)
+    fuel_price_cents_per_litre: int = Field(ge=0, le=1_000_000)
     # A JSON number (a tank may hold 42.7 l), held as Decimal: it is a factor of money.
-    tank_litres: Annotated[Decimal, BeforeValidator(_decimal_number), Field(gt=0)]
+    tank_litres: Annotated[
+        Decimal, BeforeValidator(_decimal_number), Field(gt=0, le=10_000, decimal_places=3)
+    ]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 

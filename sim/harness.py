@@ -137,7 +137,11 @@ class SimProcess(JsonLinesProcess):
         super().__init__(
             [sys.executable, "-m", "sim.cli", kind, *args], env=env, stdin=True, echo=echo
         )
-        ready = self.wait_event("sim.ready", timeout=20)
+        try:
+            ready = self.wait_event("sim.ready", timeout=20)
+        except (TimeoutError, EOFError):
+            self.kill()
+            raise
         self.connect: dict[str, Any] = ready["connect"]
 
     def send(self, **command: Any) -> None:
@@ -193,4 +197,8 @@ class AgentProcess(JsonLinesProcess):
             [sys.executable, "-m", "edge.cli", "run", "--config", str(config_path)], echo=echo
         )
         if wait_ready:
-            self.wait_event("agent.ready", timeout=timeout)
+            try:
+                self.wait_event("agent.ready", timeout=timeout)
+            except (TimeoutError, EOFError):
+                self.kill()
+                raise

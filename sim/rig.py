@@ -35,9 +35,18 @@ class BoxRig:
         self._echo_agent = echo_agent
         self.broker = Mosquitto(workdir / "mosquitto")
         self.broker.start()
-        self.sim = SimProcess(kind, *sim_args, echo=echo_sim)
+        try:
+            self.sim = SimProcess(kind, *sim_args, echo=echo_sim)
+        except BaseException:
+            self.broker.stop()
+            raise
         self.backend = Backend()
-        self.cloud = CloudClient(self.broker, client_id=f"cloud-{device_id}")
+        try:
+            self.cloud = CloudClient(self.broker, client_id=f"cloud-{device_id}")
+        except BaseException:
+            self.sim.stop()
+            self.broker.stop()
+            raise
         self.config_path = self._write_config(box_settings or {})
         self.agent: AgentProcess | None = None
 

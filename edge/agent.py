@@ -38,6 +38,14 @@ def build_box(services: BoxServices) -> Box:
         from edge.vehicle.box import VehicleBox
 
         return VehicleBox(services)
+    if kind == "cabinet":
+        from edge.cabinet.box import CabinetBox
+
+        return CabinetBox(services)
+    if kind == "parking":
+        from edge.parking.box import ParkingBox
+
+        return ParkingBox(services)
     raise ValueError(f"box kind {kind!r} is not available in this version")
 
 

@@ -1,0 +1,214 @@
+"""The parking box: the pure ground-lock controller wired to the slot-board serial link, the
+store and the MQTT link.
+
+Start-up, as for the cabinet: the board's queued events are drained and acknowledged without
+being fed (they describe the past), then the lock's status is read and fed; from then on the
+events are fed as they come. The arm is moved only by RaiseLock/LowerLock intents, one request
+at a time on the half-duplex line, each after its durable record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from edge.box import Box, BoxServices, IntentRunner, Remember
+from edge.commands import VerifiedCommand
+from edge.commands.envelope import LowerArgs, RaiseArgs
+from edge.parking import events as ev
+from edge.parking.controller import ParkingController
+from edge.parking.intents import Intent, LowerLock, RaiseLock
+from edge.serial import BoardNak, EventPoller, LinkDown, LinkTimeout, SlotBoardLink
+from firmware_protocol.slotboard import (
+    BoardReset,
+    ErrorCode,
+    GetGroundLockRequest,
+    GetGroundLockResponse,
+    GroundLockFaultChanged,
+    LowerRequest,
+    LowerResponse,
+    OccupancyChanged,
+    PositionChanged,
+    QueuedEvent,
+    RaiseRequest,
+    RaiseResponse,
+)
+
+STATE_KEY = "parking"
+STATUS_POLL_S = 10.0
+STATUS_RETRY_S = 1.0
+
+
+class ParkingBox(Box):
+    def __init__(self, services: BoxServices) -> None:
+        super().__init__(services)
+        config = services.config.parking
+        assert config is not None, "a parking box needs a [parking] section"
+        self._config = config
+        self._log = services.logger
+        saved = services.store.get_state(STATE_KEY)
+        if saved is None:
+            self.controller = ParkingController(config.move_timeout_s)
+        else:
+            self.controller = ParkingController.restore(saved, config.move_timeout_s)
+        self._resuming = saved is not None
+        self.runner = IntentRunner(
+            services,
+            STATE_KEY,
+            self.controller.snapshot,
+            on_timer=lambda name: self._apply(ev.TimerFired(name)),
+            on_hardware=self._queue_move,
+            saved=saved,
+        )
+        self.link = SlotBoardLink(config.serial, logger=self._log)
+        self._moves: asyncio.Queue[Intent] = asyncio.Queue()
+        self._feeding = False
+        self._view = self.controller.view()
+        self._status_due = asyncio.Event()
+
+    async def run(self, ready: asyncio.Event) -> None:
+        opened = asyncio.Event()
+        poller = EventPoller(
+            self.link,
+            [self._config.address],
+            self._config.event_poll_s,
+            self._on_board_event,
+            self._on_lost_events,
+            logger=self._log,
+        )
+        tasks = [asyncio.create_task(self.link.run(opened), name="serial")]
+        try:
+            if self._resuming:
+                self._resuming = False
+                self._carry_out(self.controller.resume(self.services.clock.now()))
+            await opened.wait()
+            with contextlib.suppress(LinkTimeout, LinkDown, BoardNak):
+                await poller.poll(self._config.address)  # drained, not fed: the past
+            self._feeding = True
+            await self._read_status()
+            tasks += [
+                asyncio.create_task(poller.run(), name="events"),
+                asyncio.create_task(self._carry_out_moves(), name="moves"),
+                asyncio.create_task(self._poll_status(), name="status"),
+            ]
+            ready.set()
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            self.runner.cancel_timers()
+
+    async def execute(self, command: VerifiedCommand, remember: Remember) -> None:
+        args = command.args
+        if isinstance(args, LowerArgs):
+            self._apply(ev.Lower(command.id, args.order_id), remember)
+        elif isinstance(args, RaiseArgs):
+            self._apply(ev.Raise(command.id, args.order_id), remember)
+        else:
+            raise TypeError(f"not a parking command: {command.type}")
+
+    def telemetry(self) -> dict[str, Any]:
+        return {**self.controller.view(), "link": self.link.health()}
+
+    async def finish(self, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._moving() and loop.time() < deadline:  # noqa: ASYNC110 - state, not an event
+            await asyncio.sleep(0.05)
+
+    def _moving(self) -> bool:
+        order = self.controller.snapshot().get("order")
+        return bool(order and order.get("phase") in ("lowering", "raising"))
+
+    # --- the board ------------------------------------------------------------------
+
+    async def _read_status(self) -> bool:
+        try:
+            status = await self.link.request(self._config.address, GetGroundLockRequest())
+        except (LinkTimeout, LinkDown, BoardNak) as exc:
+            self._log.warning("parking.status_unread", error=str(exc))
+            return False
+        assert isinstance(status, GetGroundLockResponse)
+        self._apply(ev.LockStatus(status.position, status.car_present, status.faults))
+        return True
+
+    async def _poll_status(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._status_due.wait(), STATUS_POLL_S)
+            self._status_due.clear()
+            if not await self._read_status():
+                await asyncio.sleep(STATUS_RETRY_S)
+                self._status_due.set()
+
+    async def _car_over_lock(self) -> bool:
+        """Ask the sensor right before raising: events are polled, a car may have just come.
+        The board refuses too (NAK OCCUPIED); this keeps the raise from being sent at all."""
+        status = await self.link.request(self._config.address, GetGroundLockRequest())
+        assert isinstance(status, GetGroundLockResponse)
+        if status.car_present:
+            self._apply(ev.RaiseFailed("occupied"))
+        self._apply(ev.LockStatus(status.position, status.car_present, status.faults))
+        return status.car_present
+
+    def _on_board_event(self, address: int, queued: QueuedEvent) -> None:
+        if not self._feeding:
+            return
+        event = queued.event
+        if isinstance(event, PositionChanged):
+            self._apply(ev.PositionChanged(event.position))
+        elif isinstance(event, OccupancyChanged):
+            self._apply(ev.OccupancyChanged(event.car_present))
+        elif isinstance(event, GroundLockFaultChanged):
+            self._apply(ev.GroundLockFaultChanged(event.faults))
+        elif isinstance(event, BoardReset):
+            self._log.warning("parking.board_reset", reason=str(event.reason))
+
+    def _on_lost_events(self, address: int, reason: str) -> None:
+        self._log.warning("parking.events_lost", reason=reason)
+        self._status_due.set()
+
+    def _queue_move(self, intent: Intent) -> None:
+        self._moves.put_nowait(intent)
+
+    async def _carry_out_moves(self) -> None:
+        while True:
+            intent = await self._moves.get()
+            raising = isinstance(intent, RaiseLock)
+            request = RaiseRequest() if raising else LowerRequest()
+            assert isinstance(intent, RaiseLock | LowerLock)
+            try:
+                if raising and await self._car_over_lock():
+                    continue
+                self._log.info("parking.move_sent", move="raise" if raising else "lower")
+                response = await self.link.request(self._config.address, request)
+            except (LinkTimeout, LinkDown):
+                self._apply(ev.RaiseFailed("hardware_timeout") if raising
+                            else ev.LowerFailed("hardware_timeout"))
+                continue
+            except BoardNak as nak:
+                if raising:
+                    occupied = nak.code is ErrorCode.OCCUPIED
+                    self._apply(ev.RaiseFailed("occupied" if occupied else "hardware_fault"))
+                else:
+                    self._apply(ev.LowerFailed("hardware_fault"))
+                continue
+            assert isinstance(response, RaiseResponse | LowerResponse)
+            self._apply(ev.RaiseDone(response.position) if raising
+                        else ev.LowerDone(response.position))
+
+    # --- intents --------------------------------------------------------------------
+
+    def _apply(self, event: ev.ParkingEvent, remember: Remember | None = None) -> None:
+        now = self.services.clock.now()
+        self._carry_out(self.controller.handle(event, now), remember, now)
+
+    def _carry_out(
+        self, intents: list[Intent], remember: Remember | None = None, at: ev.Now | None = None
+    ) -> None:
+        self.runner.carry_out(intents, remember, at or self.services.clock.now())
+        view = self.controller.view()
+        if view != self._view:
+            self._view = view
+            self.services.telemetry_changed()

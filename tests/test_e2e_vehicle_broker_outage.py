@@ -3,6 +3,7 @@ cloud once the broker is back, in seq order, without a gap."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 ORDER = "order-e2e-outage"
 # A slower lock: the broker is surely down before the command's record is written.
 SLOW_ACTUATORS = {"sim_args": ("--actuator-delay-ms", "400"), "vehicle": {"command_timeout_s": 1.0}}
+
+
+def agent_lines(rig: VehicleRig) -> list[dict[str, Any]]:
+    assert rig.agent is not None
+    return [json.loads(line) for line in rig.agent.raw if line.startswith("{")]
 
 
 def with_broker_down(rig: VehicleRig, command_type: str, record_type: str) -> dict[str, Any]:
@@ -73,3 +79,8 @@ def test_records_written_while_the_broker_is_down_arrive_in_order(tmp_path: Path
         assert ids.index(unlock["id"]) < ids.index(end["id"])
         assert rig.telemetry(lambda t: t["rental"] == "none")["lock"] == "locked"
         assert_agent_serving(rig)
+        # Two broker outages, and the CAN side was opened once and never restarted.
+        can_lines = [e["event"] for e in agent_lines(rig) if e["event"].startswith("can.")]
+        assert can_lines.count("can.open") == 1
+        assert "can.bus_lost" not in can_lines
+        assert "can.open_failed" not in can_lines

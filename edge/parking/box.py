@@ -186,6 +186,9 @@ class ParkingBox(Box):
             except (LinkTimeout, LinkDown):
                 self._apply(ev.RaiseFailed("hardware_timeout") if raising
                             else ev.LowerFailed("hardware_timeout"))
+                # The lock is in fault until a report shows the arm: read it as soon as the
+                # board answers again (retried), not at the next periodic poll.
+                self._status_due.set()
                 continue
             except BoardNak as nak:
                 if raising:

@@ -159,3 +159,21 @@ def test_a_noisy_line_costs_retries_not_moves_or_records(tmp_path: Path) -> None
         assert rig.lock_shows("raised")["order_id"] is None
         assert_never_raised_over_a_car(rig.sim_lines())
         assert_agent_serving(rig)
+
+
+def test_a_lower_whose_answers_were_lost_leaves_the_space_usable(tmp_path: Path) -> None:
+    with parking_rig(tmp_path) as rig:
+        rig.lock_shows("raised")
+        rig.fault("late", True, delay_ms=400)
+        lost = rig.command("lower", order_id="o1")
+        assert (lost["status"], lost["code"]) == ("failed", "hardware_timeout")
+        rig.fault("late", False)
+        # The board did lower it: the box shows what the board reports, with no order.
+        rig.lock_shows("lowered", order_id=None)
+        assert rig.records() == []
+        # The next order parks at once on the lowered arm, and ends normally.
+        started = rig.ok("lower", order_id="o2")
+        assert started["result"] == {"order_id": "o2", "lock": "lowered"}
+        ended = rig.ok("raise", order_id="o2")
+        assert [r["type"] for r in rig.records()] == ["parking_started", "parking_ended"]
+        assert ended["result"]["order_id"] == "o2"

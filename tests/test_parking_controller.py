@@ -119,7 +119,11 @@ def test_lower_then_raise_with_records_on_confirmation() -> None:
 
 def test_lower_refusals() -> None:
     assert Space(position=None).reply(Lower("c1", "o")).code == "busy"
-    assert Space(position=LOWERED).reply(Lower("c1", "o")).detail == "the ground lock is lowered"
+    # An arm already down with no order (its lower's answers were lost): the parking starts.
+    down = Space(position=LOWERED)
+    started = down.reply(Lower("c1", "o"))
+    assert (started.status, started.result) == ("ok", {"order_id": "o", "lock": "lowered"})
+    assert down.controller.view()["order_id"] == "o"
     space = Space()
     space.send(Lower("c1", "order-1"))
     moving = space.reply(Lower("c2", "order-2"))
@@ -294,3 +298,18 @@ def test_restore_refuses_a_malformed_snapshot() -> None:
     bad_order = {"order_id": "o", "phase": "flying", "command_id": None}
     with pytest.raises(SnapshotError):
         ParkingController.restore({**snapshot, "order": bad_order}, MOVE_TIMEOUT_S)
+
+
+def test_a_lower_tries_a_repaired_arm_again_from_fault() -> None:
+    # A stalled arm back at the top: no order, so only a lower can try it again.
+    space = Space()
+    space.send(LockStatus(RAISED, False, GroundLockFault.MOTOR_STALL))
+    assert space.controller.view()["lock"] == "fault"
+    retried = space.send(Lower("c1", "order-1"))
+    assert LowerLock() in retried
+    assert StartTimer("move:1", MOVE_TIMEOUT_S) in retried
+    space.send(LowerDone(MOVING))
+    space.send(GroundLockFaultChanged(NO_FAULT))
+    started = of_type(space.send(PositionChanged(LOWERED)), Reply)
+    assert [(r.command_id, r.status) for r in started] == [("c1", "ok")]
+    assert space.controller.view() == {"lock": "lowered", "occupied": False, "order_id": "order-1"}

@@ -98,7 +98,7 @@ class ParkingController:
             case TimerFired(name=name):
                 lock.timer_fired(name)
             case Lower():
-                self._lower(event)
+                self._lower(event, now)
             case Raise():
                 self._raise(event, now)
         self._guard()
@@ -148,7 +148,7 @@ class ParkingController:
 
     # -- commands -------------------------------------------------------------------------------
 
-    def _lower(self, command: Lower) -> None:
+    def _lower(self, command: Lower, now: Now) -> None:
         lock, order = self._lock, self._order
         if order is not None:
             self._refuse(
@@ -158,11 +158,18 @@ class ParkingController:
             self._refuse(command.command_id, "busy", "the ground lock is moving")
         elif lock.position is None:
             self._refuse(command.command_id, "busy", "the ground lock has not reported yet")
-        elif lock.state != RAISED:
-            self._refuse(command.command_id, "not_allowed", f"the ground lock is {lock.view}")
-        else:
+        elif lock.state == LOWERED:
+            # Already down with no order (a lower whose answers were all lost, say): the
+            # parking starts at once, as a raise of a raised arm ends one at once.
+            self._order = ParkingOrder(command.order_id, "lowering", command.command_id)
+            self._started(self._order, command.command_id, now)
+        elif lock.state == RAISED or (lock.state == FAULT and lock.position is Position.RAISED):
+            # From fault too, when the arm shows raised: a lower is how a repaired arm is
+            # tried again (a raise needs an order).
             self._order = ParkingOrder(command.order_id, "lowering", command.command_id)
             lock.move(DOWN)
+        else:
+            self._refuse(command.command_id, "not_allowed", f"the ground lock is {lock.view}")
 
     def _raise(self, command: Raise, now: Now) -> None:
         lock, order = self._lock, self._order
@@ -212,10 +219,7 @@ class ParkingController:
         order.command_id = None
         if order.phase == "lowering":
             if outcome is Outcome.REACHED:
-                order.phase, order.started_mono, order.started_at = "parked", now.mono, now.wall
-                self._outbox.append(WriteRecord("parking_started", {"order_id": order.order_id}))
-                result = {"order_id": order.order_id, "lock": LOWERED}
-                self._reply(command_id, "ok", result=result)
+                self._started(order, command_id, now)
             else:
                 self._order = None
                 self._fail(command_id, outcome)
@@ -224,6 +228,12 @@ class ParkingController:
         else:
             order.phase = "parked"
             self._fail(command_id, outcome)
+
+    def _started(self, order: ParkingOrder, command_id: str, now: Now) -> None:
+        order.phase, order.started_mono, order.started_at = "parked", now.mono, now.wall
+        order.command_id = None
+        self._outbox.append(WriteRecord("parking_started", {"order_id": order.order_id}))
+        self._reply(command_id, "ok", result={"order_id": order.order_id, "lock": LOWERED})
 
     def _end(self, order: ParkingOrder, command_id: str, now: Now) -> None:
         assert order.started_mono is not None

@@ -190,7 +190,7 @@ class GroundLock:
             _row("recheck", [FAULT, *MOVING], None),
             _row("turn_down", RAISING, LOWERING),
             _row("go_raised", [LOWERED, FAULT], RAISING),
-            _row("go_lowered", RAISED, LOWERING),
+            _row("go_lowered", [RAISED, FAULT], LOWERING),
             _row("fail", MOVING, FAULT),
         ]
         for position in ("moving", "unknown"):

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,7 +24,6 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import paho.mqtt.client as mqtt  # noqa: E402
 import structlog  # noqa: E402
-from broker import Mosquitto  # noqa: E402
 from mqtt_agent import config, until  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
@@ -31,12 +31,13 @@ from edge.mqtt import MqttLink  # noqa: E402
 from edge.mqtt.link import OUTBOX_WINDOW  # noqa: E402
 from edge.store import OutboxItem, Store  # noqa: E402
 from edge.timefmt import utc_now_rfc3339  # noqa: E402
+from sim.broker import Mosquitto  # noqa: E402
 
 DEVICE = "bench-0001"
 
 
 class TimedStore:
-    """The link's view of the store, timing the deletes (each one fsync'd commit)."""
+    """The link's view of the store, timing the deletes (one fsync'd commit per batch)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -45,9 +46,9 @@ class TimedStore:
     def outbox_pending(self, after_id: int = 0, limit: int = 100) -> list[OutboxItem]:
         return self.store.outbox_pending(after_id, limit)
 
-    def outbox_ack(self, item_id: int) -> None:
+    def outbox_ack_many(self, item_ids: Sequence[int]) -> None:
         start = time.perf_counter()
-        self.store.outbox_ack(item_id)
+        self.store.outbox_ack_many(item_ids)
         self.ack_s += time.perf_counter() - start
 
 

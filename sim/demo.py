@@ -74,9 +74,58 @@ def vehicle_rental(workdir: Path) -> None:
         say("stopping everything")
 
 
+def cabinet_rental(workdir: Path) -> None:
+    order, reservation = "order-2026-0043", "res-2026-0043"
+    say("starting a private mosquitto, the cabinet simulator (3 slot boards of 16 slots on one "
+        "serial line, a pty) and the agent")
+    with BoxRig(workdir / "cabinet", "cabinet", device_id="cab-0042",
+                box_settings={"cabinet": {"boards": [1, 2, 3]}}) as rig:
+        rig.start_agent()
+        say(f"agent ready: cab-0042 on {rig.sim.connect['port']}, broker {rig.broker.url}")
+        first = rig.telemetry(lambda t: all(s["state"] != "unknown" for s in t["slots"]))
+        stock = [s for s in first["slots"] if s["bank_id"] is not None]
+        say(f"    telemetry: {len(first['slots'])} slots, {len(stock)} banks, "
+            f"{sum(s['state'] == 'empty' for s in first['slots'])} empty")
+
+        say(f"cloud -> reserve 2 banks for rent ({reservation}, ttl 120 s)")
+        held = expect_ok(rig.command("reserve", reservation_id=reservation,
+                                     purpose="rent", count=2, ttl_s=120), "reserve")
+        slots = held["result"]["slots"]
+        by_slot = {s["slot"]: s for s in first["slots"]}
+        say("    reserved slots " + ", ".join(
+            f"{n} ({by_slot[n]['bank_id']} at {by_slot[n]['charge_pct']} %)" for n in slots))
+
+        say(f"cloud -> rent {order} by reservation {reservation}")
+        expect_ok(rig.command("rent", order_id=order, reservation_id=reservation), "rent")
+        for slot in slots:
+            eject = rig.sim.wait_event("eject", slot=slot)
+            say(f"    cabinet: slot {slot} (board {eject['board']} slot {eject['board_slot']}) "
+                f"ejected bank {eject['bank_id']}")
+
+        say("renter: takes both banks")
+        for slot in slots:
+            rig.sim.send(op="take", slot=slot)
+            rig.sim.wait_event("taken", slot=slot)
+        outs = [rig.wait_record("bank_out", slot=slot) for slot in slots]
+        for out in outs:
+            say(f"    record bank_out seq {out['seq']}:")
+            print(json.dumps(out, indent=2), flush=True)
+
+        returned = outs[0]
+        into = next(s["slot"] for s in first["slots"] if s["state"] == "empty")
+        say(f"renter: returns {returned['bank_id']} into slot {into} (another, empty slot)")
+        rig.sim.send(op="insert", slot=into, bank_id=returned["bank_id"],
+                     charge_pct=max(0, returned["charge_pct"] - 35))
+        back = rig.wait_record("bank_in", slot=into)
+        say(f"    record bank_in seq {back['seq']}:")
+        print(json.dumps(back, indent=2), flush=True)
+        say("stopping everything")
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fleet-edge-demo-") as tmp:
         vehicle_rental(Path(tmp))
+        cabinet_rental(Path(tmp))
     say("demo done")
     return 0
 

@@ -1,0 +1,258 @@
+"""The cabinet box end to end, for the tests: the agent and `edge-sim cabinet` as processes, the
+slot boards on a pty, a private mosquitto and the signing backend (sim/rig.py), plus the helpers
+and invariants the cabinet end-to-end tests share."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sim.broker import Received
+from sim.harness import AgentProcess, Event
+from sim.rig import BoxRig
+
+DEVICE = "cab-e2e"
+BOARDS = [1, 2, 3]
+SLOTS_PER_BOARD = 16
+MIN_CHARGE = 80
+TAKE_TIMEOUT_S = 2.0
+TELEMETRY_S = 0.5
+# Charges stay as the seed made them; a latch takes 20 ms to move.
+SIM_ARGS = ("--charge-step-s", "0", "--latch-ms", "20")
+CABINET = {
+    "boards": BOARDS,
+    "slots_per_board": SLOTS_PER_BOARD,
+    "min_charge_pct": MIN_CHARGE,
+    "take_timeout_s": TAKE_TIMEOUT_S,
+    "event_poll_s": 0.05,
+    "inventory_poll_s": 3.0,
+}
+
+
+class CabinetRig(BoxRig):
+    """A BoxRig for a cabinet that closes what it started even when starting fails."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        sim_args: tuple[str, ...] = SIM_ARGS,
+        cabinet: dict[str, Any] | None = None,
+        start: bool = True,
+    ) -> None:
+        self.agents: list[AgentProcess] = []
+        try:
+            super().__init__(
+                workdir,
+                "cabinet",
+                device_id=DEVICE,
+                sim_args=sim_args,
+                box_settings={
+                    "cabinet": {**CABINET, **(cabinet or {})},
+                    "telemetry": {"interval_s": TELEMETRY_S},
+                },
+            )
+            if start:
+                self.start_agent()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        parts = [(agent, "stop") for agent in self.agents]
+        parts += [
+            (getattr(self, name, None), how)
+            for name, how in (("sim", "stop"), ("cloud", "close"), ("broker", "stop"))
+        ]
+        for part, how in parts:
+            if part is not None:
+                with contextlib.suppress(Exception):  # closing must reach every part
+                    getattr(part, how)()
+
+    def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
+        # Kept before it is waited for: an agent that never gets ready is stopped by close().
+        agent = super().start_agent(wait_ready=False)
+        self.agents.append(agent)
+        if wait_ready:
+            agent.wait_event("agent.ready", timeout=30)
+        return agent
+
+    def restart_agent(self) -> None:
+        """SIGKILL the agent and start a new one on the same store."""
+        self.kill_agent()
+        self.start_agent()
+
+    # --- commands -------------------------------------------------------------------
+
+    def ok(self, command_type: str, **args: Any) -> dict[str, Any]:
+        reply = self.command(command_type, **args)
+        assert reply["status"] == "ok", (command_type, reply)
+        return reply
+
+    def refused(self, code: str, command_type: str, **args: Any) -> dict[str, Any]:
+        reply = self.command(command_type, **args)
+        assert (reply["status"], reply["code"]) == ("rejected", code), (command_type, reply)
+        return reply
+
+    def send_command(self, command_type: str, **args: Any) -> str:
+        """Send without waiting; the command's id."""
+        envelope = self.backend.command(self.device_id, command_type, args)
+        self.send(envelope)
+        return str(envelope["id"])
+
+    # --- the cabinet ----------------------------------------------------------------
+
+    def slots(self, match: Any = None, timeout: float = 10.0) -> dict[int, dict[str, Any]]:
+        """The slots of the first telemetry snapshot from now on (that matches), by number."""
+        snapshot = self.telemetry(lambda t: match is None or match(by_slot(t)), timeout)
+        return by_slot(snapshot)
+
+    def sim_slots(self) -> dict[int, dict[str, Any]]:
+        return {slot["slot"]: slot for slot in self.sim.state()["slots"]}
+
+    def fault(self, name: str, on: bool, **params: Any) -> None:
+        self.sim.send(op="fault", name=name, on=on, **params)
+        self.sim.wait_event("fault", name=name, on=on)
+
+    def take(self, slot: int) -> None:
+        self.sim.send(op="take", slot=slot)
+        self.sim.wait_event("taken", slot=slot)
+
+    def insert(self, slot: int, bank_id: str | None, charge_pct: int | None) -> None:
+        self.sim.send(op="insert", slot=slot, bank_id=bank_id, charge_pct=charge_pct)
+        self.sim.wait_event("inserted", slot=slot)
+
+    def sim_lines(self, event: str | None = None) -> list[Event]:
+        lines = []
+        for raw in list(self.sim.raw):
+            with contextlib.suppress(json.JSONDecodeError):
+                line = json.loads(raw)
+                if event is None or line.get("event") == event:
+                    lines.append(line)
+        return lines
+
+    def agent_lines(self, event: str) -> list[Event]:
+        """Log lines named `event` of every agent run so far."""
+        lines = []
+        for agent in self.agents:
+            for raw in list(agent.raw):
+                with contextlib.suppress(json.JSONDecodeError):
+                    line = json.loads(raw)
+                    if line.get("event") == event:
+                        lines.append(line)
+        return lines
+
+    # --- what the cloud got ---------------------------------------------------------
+
+    def mark(self) -> int:
+        return len(self.cloud.messages)
+
+    def on_topic(self, suffix: str, since: int = 0) -> list[dict[str, Any]]:
+        topic = self.topic(suffix)
+        messages: list[Received] = self.cloud.select(lambda m: True)[since:]
+        return [m.json() for m in messages if m.topic == topic]
+
+    def events(self, event_type: str, since: int = 0) -> list[dict[str, Any]]:
+        return [e for e in self.on_topic("events", since) if e.get("type") == event_type]
+
+    def wait_event(
+        self, event_type: str, since: int = 0, timeout: float = 10.0, **fields: Any
+    ) -> dict[str, Any]:
+        def found() -> list[dict[str, Any]]:
+            return [
+                e
+                for e in self.events(event_type, since)
+                if all(e.get(k) == v for k, v in fields.items())
+            ]
+
+        self.cloud.wait_until(lambda _: bool(found()), timeout)
+        return found()[0]
+
+    def records_of(self, record_type: str) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["type"] == record_type]
+
+
+@contextlib.contextmanager
+def cabinet_rig(workdir: Path, **options: Any) -> Iterator[CabinetRig]:
+    """A CabinetRig, closed afterwards; fails if a process it started is still running."""
+    rig = CabinetRig(workdir, **options)
+    try:
+        yield rig
+    finally:
+        rig.close()
+    running = [p.argv for p in (*rig.agents, rig.sim) if p.proc.poll() is None]
+    assert not running, f"processes left running: {running}"
+    assert rig.broker.proc is None, "mosquitto left running"
+
+
+def by_slot(telemetry: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {slot["slot"]: slot for slot in telemetry["slots"]}
+
+
+def rentable(slots: dict[int, dict[str, Any]], min_charge: int = MIN_CHARGE) -> list[int]:
+    """The slots a rent picks, best first: fullest at or above the minimum, ties lowest."""
+    ready = [
+        slot
+        for slot in slots.values()
+        if slot["state"] == "occupied"
+        and slot["bank_id"] is not None
+        and slot["charge_pct"] is not None
+        and slot["charge_pct"] >= min_charge
+    ]
+    return [s["slot"] for s in sorted(ready, key=lambda s: (-s["charge_pct"], s["slot"]))]
+
+
+def empty(slots: dict[int, dict[str, Any]]) -> list[int]:
+    return sorted(n for n, slot in slots.items() if slot["state"] == "empty")
+
+
+# --- invariants -----------------------------------------------------------------------
+
+
+def assert_records_sound(records: list[dict[str, Any]]) -> None:
+    """Seqs 1, 2, ... without a gap; record ids unique; every common field present."""
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), records
+    assert len({r["record_id"] for r in records}) == len(records)
+    for record in records:
+        assert record["device_id"] == DEVICE
+        assert {"record_id", "seq", "type", "ts", "clock_synced"} <= record.keys()
+
+
+def assert_ejects_as_asked(rig: CabinetRig) -> None:
+    """Every bank the boards pushed out was asked for, once: per slot, the simulator's eject
+    lines and its latch counters never exceed the agent's eject requests; and every bank_out is
+    a bank the boards ejected, taken once."""
+    asked = Counter(line["slot"] for line in rig.agent_lines("cabinet.eject_sent"))
+    pushed = Counter(line["slot"] for line in rig.sim_lines("eject"))
+    counters = {int(k): v for k, v in rig.sim.state()["counters"]["ejects"].items()}
+    for slot, count in pushed.items():
+        assert count <= asked[slot], (slot, count, asked[slot])
+    for slot, count in counters.items():
+        assert count <= pushed[slot], (slot, count, pushed[slot])
+    outs = rig.records_of("bank_out")
+    assert len({(r["order_id"], r["slot"]) for r in outs}) == len(outs)
+    taken = Counter((line["slot"], line["bank_id"]) for line in rig.sim_lines("taken"))
+    for (slot, bank_id), count in Counter((r["slot"], r["bank_id"]) for r in outs).items():
+        assert count <= taken[(slot, bank_id)], (slot, bank_id)
+
+
+def assert_one_reply_each(rig: CabinetRig) -> None:
+    """No command was answered two ways (a reply may arrive twice, the same each time)."""
+    answers: dict[str, set[str]] = {}
+    for reply in rig.on_topic("replies"):
+        answers.setdefault(reply["command_id"], set()).add(json.dumps(reply, sort_keys=True))
+    assert {cid: len(seen) for cid, seen in answers.items() if len(seen) > 1} == {}
+
+
+def assert_agent_serving(rig: CabinetRig) -> None:
+    """The agent runs, and none of its tasks or command handlers died."""
+    agent = rig.agent
+    assert agent is not None
+    assert agent.proc.poll() is None
+    dead = ("task_failed", "handler_failed", "Traceback")
+    assert not [line for line in agent.raw if any(word in line for word in dead)]
+    assert not [line for line in agent.stderr if "Traceback" in line]

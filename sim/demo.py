@@ -1,5 +1,6 @@
-"""The demo: one whole rental on a simulated car, through a private broker, signed commands
-and the real agent. `scripts/demo` runs it; it exits 0 and leaves no process behind."""
+"""The demo: one whole rental on a simulated car, then a power-bank rental and return on a
+simulated cabinet, each through a private broker, signed commands and the real agent.
+`scripts/demo` runs it; it exits 0 and leaves no process behind."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the suite: a real mosquitto broker and the cloud-side client."""
+"""Fixtures shared by the suite: a real mosquitto broker and the cloud-side client; the
+hypothesis profile."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sim.broker import CloudClient, Mosquitto
 
 THREAD_GRACE_S = 3.0
+
+# Properties, not timings: a loaded CI machine or a Pi must not fail a test for being slow.
+settings.register_profile(
+    "edge", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("edge")
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from edge.clock import BoxClock, Now
 from edge.commands import CommandReply, VerifiedCommand
 from edge.config import AgentConfig
-from edge.intents import CancelTimer, Event, Reply, StartTimer, WriteRecord
+from edge.intents import CancelTimer, Event, Reply, StartTimer, TimerFired, WriteRecord
 from edge.store import Store, Transaction
 
 Remember = Callable[[Transaction], None]
@@ -150,3 +150,54 @@ class IntentRunner:
         self._persisted = snapshot
         if durable:
             self._services.outbox_changed()
+
+
+class Controller(Protocol):
+    """A pure box controller: events in, intents out."""
+
+    def handle(self, event: Any, now: Now) -> list[Any]: ...
+
+    def view(self) -> dict[str, Any]: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+C = TypeVar("C", bound=Controller)
+
+
+class ControllerBox(Box, Generic[C]):
+    """A box whose logic is one pure controller: its events go in through `_apply`, and its
+    intents come out through the IntentRunner (durable first) and `_on_hardware`."""
+
+    def _drive(self, controller: C, state_key: str, saved: dict[str, Any] | None) -> None:
+        self.controller = controller
+        self.runner = IntentRunner(
+            self.services,
+            state_key,
+            controller.snapshot,
+            on_timer=lambda name: self._apply(TimerFired(name)),
+            on_hardware=self._on_hardware,
+            saved=saved,
+        )
+        self._view = controller.view()
+
+    @abstractmethod
+    def _on_hardware(self, intent: Any) -> None:
+        """Carry out one of the kind's own hardware intents (after the durable ones)."""
+
+    def _apply(self, event: Any, remember: Remember | None = None) -> None:
+        now = self.services.clock.now()
+        self._carry_out(self.controller.handle(event, now), remember, now)
+
+    def _carry_out(
+        self, intents: list[Any], remember: Remember | None = None, at: Now | None = None
+    ) -> None:
+        self.runner.carry_out(intents, remember, at or self.services.clock.now())
+        self._carried_out()
+        view = self.controller.view()
+        if view != self._view:
+            self._view = view
+            self.services.telemetry_changed()
+
+    def _carried_out(self) -> None:
+        """Runs after every batch of intents, before the telemetry check."""

@@ -29,7 +29,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from edge.box import Box, BoxServices, IntentRunner, Remember
+from edge.box import BoxServices, ControllerBox, Remember
 from edge.cabinet import events as ev
 from edge.cabinet.boards import Boards, BoardStatus
 from edge.cabinet.controller import CabinetController
@@ -104,7 +104,7 @@ def to_command(command: VerifiedCommand) -> ev.Command:
     raise TypeError(f"not a cabinet command: {command.type}")
 
 
-class CabinetBox(Box):
+class CabinetBox(ControllerBox[CabinetController]):
     def __init__(self, services: BoxServices) -> None:
         super().__init__(services)
         config = services.config.cabinet
@@ -116,18 +116,11 @@ class CabinetBox(Box):
         saved = services.store.get_state(STATE_KEY)
         shape = (self.slots.slot_count, config.min_charge_pct, config.take_timeout_s)
         if saved is None:
-            self.controller = CabinetController(*shape)
+            controller = CabinetController(*shape)
         else:
-            self.controller = CabinetController.restore(saved, *shape)
+            controller = CabinetController.restore(saved, *shape)
+        self._drive(controller, STATE_KEY, saved)
         self._resuming = saved is not None
-        self.runner = IntentRunner(
-            services,
-            STATE_KEY,
-            self.controller.snapshot,
-            on_timer=lambda name: self._apply(ev.TimerFired(name)),
-            on_hardware=self._on_hardware,
-            saved=saved,
-        )
         self.link = SlotBoardLink(config.serial, logger=self._log)
         self.poller = EventPoller(
             self.link,
@@ -145,7 +138,6 @@ class CabinetBox(Box):
         self._idle.set()
         self._no_work = asyncio.Event()  # the request queue is empty and nothing is under way
         self._started = asyncio.Event()
-        self._view = self.controller.view()
 
     async def run(self, ready: asyncio.Event) -> None:
         opened = asyncio.Event()
@@ -437,19 +429,6 @@ class CabinetBox(Box):
         self._want_read((address,))
 
     # --- intents --------------------------------------------------------------------
-
-    def _apply(self, event: ev.CabinetEvent, remember: Remember | None = None) -> None:
-        now = self.services.clock.now()
-        self._carry_out(self.controller.handle(event, now), remember, now)
-
-    def _carry_out(
-        self, intents: list[Intent], remember: Remember | None = None, at: ev.Now | None = None
-    ) -> None:
-        self.runner.carry_out(intents, remember, at or self.services.clock.now())
-        view = self.controller.view()
-        if view != self._view:
-            self._view = view
-            self.services.telemetry_changed()
 
     def _on_hardware(self, intent: Intent) -> None:
         if isinstance(intent, Eject | LockSlot):

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from edge.box import Box, BoxServices, IntentRunner, Remember
+from edge.box import BoxServices, ControllerBox, Remember
 from edge.commands import VerifiedCommand
 from edge.commands.envelope import LowerArgs, RaiseArgs
 from edge.parking import events as ev
@@ -40,7 +40,7 @@ STATUS_POLL_S = 10.0
 STATUS_RETRY_S = 1.0
 
 
-class ParkingBox(Box):
+class ParkingBox(ControllerBox[ParkingController]):
     def __init__(self, services: BoxServices) -> None:
         super().__init__(services)
         config = services.config.parking
@@ -49,22 +49,14 @@ class ParkingBox(Box):
         self._log = services.logger
         saved = services.store.get_state(STATE_KEY)
         if saved is None:
-            self.controller = ParkingController(config.move_timeout_s)
+            controller = ParkingController(config.move_timeout_s)
         else:
-            self.controller = ParkingController.restore(saved, config.move_timeout_s)
+            controller = ParkingController.restore(saved, config.move_timeout_s)
+        self._drive(controller, STATE_KEY, saved)
         self._resuming = saved is not None
-        self.runner = IntentRunner(
-            services,
-            STATE_KEY,
-            self.controller.snapshot,
-            on_timer=lambda name: self._apply(ev.TimerFired(name)),
-            on_hardware=self._queue_move,
-            saved=saved,
-        )
         self.link = SlotBoardLink(config.serial, logger=self._log)
         self._moves: asyncio.Queue[Intent] = asyncio.Queue()
         self._feeding = False
-        self._view = self.controller.view()
         self._status_due = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
@@ -169,7 +161,7 @@ class ParkingBox(Box):
         self._log.warning("parking.events_lost", reason=reason)
         self._status_due.set()
 
-    def _queue_move(self, intent: Intent) -> None:
+    def _on_hardware(self, intent: Intent) -> None:
         self._moves.put_nowait(intent)
 
     async def _carry_out_moves(self) -> None:
@@ -200,18 +192,3 @@ class ParkingBox(Box):
             assert isinstance(response, RaiseResponse | LowerResponse)
             self._apply(ev.RaiseDone(response.position) if raising
                         else ev.LowerDone(response.position))
-
-    # --- intents --------------------------------------------------------------------
-
-    def _apply(self, event: ev.ParkingEvent, remember: Remember | None = None) -> None:
-        now = self.services.clock.now()
-        self._carry_out(self.controller.handle(event, now), remember, now)
-
-    def _carry_out(
-        self, intents: list[Intent], remember: Remember | None = None, at: ev.Now | None = None
-    ) -> None:
-        self.runner.carry_out(intents, remember, at or self.services.clock.now())
-        view = self.controller.view()
-        if view != self._view:
-            self._view = view
-            self.services.telemetry_changed()

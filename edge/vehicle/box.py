@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from edge.box import Box, BoxServices, IntentRunner, Remember
+from edge.box import BoxServices, ControllerBox, Remember
 from edge.can.link import CanLink
 from edge.can.obd import ObdClient, poll_forever
 from edge.can.signals import SignalTable
@@ -70,7 +70,7 @@ def to_command(command: VerifiedCommand) -> ev.Command:
     raise TypeError(f"not a vehicle command: {command.type}")
 
 
-class VehicleBox(Box):
+class VehicleBox(ControllerBox[VehicleController]):
     def __init__(self, services: BoxServices) -> None:
         super().__init__(services)
         config = services.config.vehicle
@@ -80,22 +80,14 @@ class VehicleBox(Box):
         self.table = SignalTable(self.codec.cycle_s, NOT_AVAILABLE)
         saved = services.store.get_state(STATE_KEY)
         if saved is None:
-            self.controller = VehicleController(config.command_timeout_s, config.command_retries)
+            controller = VehicleController(config.command_timeout_s, config.command_retries)
         else:
-            self.controller = VehicleController.restore(
+            controller = VehicleController.restore(
                 saved, config.command_timeout_s, config.command_retries
             )
+        self._drive(controller, STATE_KEY, saved)
         self._resuming = saved is not None
-        self.runner = IntentRunner(
-            services,
-            STATE_KEY,
-            self.controller.snapshot,
-            on_timer=lambda name: self._apply(ev.TimerFired(name)),
-            on_hardware=self._on_hardware,
-            saved=saved,
-        )
         self._signals = ev.Signals()
-        self._view = self.controller.view()
         self._counters: dict[str, int] = {}
         self.bad_frames = 0
         self.obd = ObdClient(self._send_frame)
@@ -212,23 +204,6 @@ class VehicleBox(Box):
         return self.can.send(arbitration_id, data)
 
     # --- intents --------------------------------------------------------------------
-
-    def _apply(self, event: ev.VehicleEvent, remember: Remember | None = None) -> None:
-        now = self.services.clock.now()
-        self._carry_out(self.controller.handle(event, now), remember, now)
-
-    def _carry_out(
-        self, intents: list[Intent], remember: Remember | None = None, at: ev.Now | None = None
-    ) -> None:
-        self.runner.carry_out(intents, remember, at or self.services.clock.now())
-        if self.controller.snapshot()["command_in_flight"]:
-            self._idle.clear()
-        else:
-            self._idle.set()
-        view = self.controller.view()
-        if view != self._view:
-            self._view = view
-            self.services.telemetry_changed()
 
     def _on_hardware(self, intent: Intent) -> None:
         if isinstance(intent, SendCan):

@@ -25,8 +25,14 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
             ["--commands", "6"],
             r"RESULT command_latency p50_ms=[\d.]+ p99_ms=[\d.]+ max_ms=[\d.]+",
         ),
+        (
+            "bench_cabinet.py",
+            ["--quick"],
+            r"RESULT cabinet poll_ratio=[\d.]+ eject_p50_ms=[\d.]+ eject_p99_ms=[\d.]+ "
+            r"eject_max_ms=[\d.]+",
+        ),
     ],
-    ids=["can_decode", "command_latency"],
+    ids=["can_decode", "command_latency", "cabinet"],
 )
 def test_bench_prints_its_result(tmp_path: Path, script: str, args: list[str], result: str) -> None:
     done = subprocess.run(

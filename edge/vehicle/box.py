@@ -205,6 +205,12 @@ class VehicleBox(ControllerBox[VehicleController]):
 
     # --- intents --------------------------------------------------------------------
 
+    def _carried_out(self) -> None:
+        if self.controller.snapshot()["command_in_flight"]:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
     def _on_hardware(self, intent: Intent) -> None:
         if isinstance(intent, SendCan):
             self._send_command(intent.command)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.backend import Backend
 from sim.broker import CloudClient, Mosquitto, Received
@@ -29,6 +29,7 @@ class BoxRig:
         echo_agent: Callable[[Event], None] | None = None,
         echo_sim: Callable[[Event], None] | None = None,
     ) -> None:
+        self.agents: list[AgentProcess] = []  # every agent started, so close() stops them all
         self.workdir = workdir
         self.kind = kind
         self.device_id = device_id
@@ -65,12 +66,21 @@ class BoxRig:
         return write_toml(self.workdir / "agent.toml", sections)
 
     def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
-        self.agent = AgentProcess(self.config_path, wait_ready=wait_ready, echo=self._echo_agent)
+        # Kept before it is waited for: an agent that never gets ready is stopped by close().
+        self.agent = AgentProcess(self.config_path, wait_ready=False, echo=self._echo_agent)
+        self.agents.append(self.agent)
+        if wait_ready:
+            self.agent.wait_event("agent.ready", timeout=30)
         return self.agent
 
     def kill_agent(self) -> None:
         assert self.agent is not None
         self.agent.kill()
+
+    def restart_agent(self) -> None:
+        """SIGKILL the agent and start a new one on the same store."""
+        self.kill_agent()
+        self.start_agent()
 
     def topic(self, suffix: str) -> str:
         return f"fleet/v1/{self.device_id}/{suffix}"
@@ -130,18 +140,89 @@ class BoxRig:
         )
         return found
 
+    def ok(self, command_type: str, **args: Any) -> dict[str, Any]:
+        """Send a signed command that must succeed; its reply."""
+        reply = self.command(command_type, **args)
+        assert reply["status"] == "ok", (command_type, reply)
+        return reply
+
+    # --- what the cloud got ---------------------------------------------------------
+
+    def mark(self) -> int:
+        """A point in the cloud's message list, for `since=` below."""
+        return len(self.cloud.messages)
+
+    def on_topic(self, suffix: str, since: int = 0) -> list[dict[str, Any]]:
+        topic = self.topic(suffix)
+        return [m.json() for m in self.cloud.select(lambda m: True)[since:] if m.topic == topic]
+
+    def replies(self, command_id: str | None) -> list[dict[str, Any]]:
+        """Every reply received so far to `command_id`, in arrival order."""
+        return [r for r in self.on_topic("replies") if r.get("command_id") == command_id]
+
+    def wait_replies(
+        self, command_id: str | None, count: int, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """The first `count` replies to `command_id`, waiting for them to arrive."""
+        self.cloud.wait_until(lambda _: len(self.replies(command_id)) >= count, timeout)
+        return self.replies(command_id)[:count]
+
+    def events(self, event_type: str, since: int = 0) -> list[dict[str, Any]]:
+        return [e for e in self.on_topic("events", since) if e.get("type") == event_type]
+
+    def wait_event(
+        self, event_type: str, since: int = 0, timeout: float = 10.0, **fields: Any
+    ) -> dict[str, Any]:
+        """The first `events` message of `event_type` (with `fields`) from `since` on."""
+
+        def found() -> list[dict[str, Any]]:
+            return [
+                e
+                for e in self.events(event_type, since)
+                if all(e.get(k) == v for k, v in fields.items())
+            ]
+
+        self.cloud.wait_until(lambda _: bool(found()), timeout)
+        return found()[0]
+
+    def left_running(self) -> list[str]:
+        """What this rig started and is still running (after close(), nothing should be)."""
+        running = [
+            " ".join(p.argv[2:4]) for p in (*self.agents, getattr(self, "sim", None))
+            if p is not None and p.proc.poll() is None
+        ]
+        if self.broker.proc is not None:
+            running.append("mosquitto")
+        return running
+
     def close(self) -> None:
-        for step in (
-            lambda: self.agent.stop() if self.agent else None,
-            self.sim.stop,
-            self.cloud.close,
-            self.broker.stop,
-        ):
-            with contextlib.suppress(Exception):  # closing must reach every part
-                step()
+        """Stop every part that started; safe on a rig whose start failed half-way."""
+        parts: list[tuple[Any, str]] = [(agent, "stop") for agent in self.agents]
+        parts += [
+            (getattr(self, name, None), how)
+            for name, how in (("sim", "stop"), ("cloud", "close"), ("broker", "stop"))
+        ]
+        for part, how in parts:
+            if part is not None:
+                with contextlib.suppress(Exception):  # closing must reach every part
+                    getattr(part, how)()
 
     def __enter__(self) -> BoxRig:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+R = TypeVar("R", bound=BoxRig)
+
+
+@contextlib.contextmanager
+def closed_after(rig: R) -> Iterator[R]:
+    """Yields `rig`, closes it afterwards and fails if anything it started still runs."""
+    try:
+        yield rig
+    finally:
+        rig.close()
+    running = rig.left_running()
+    assert not running, f"left running: {running}"

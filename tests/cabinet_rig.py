@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sim.broker import Received
-from sim.harness import AgentProcess, Event
-from sim.rig import BoxRig
+from sim.harness import Event
+from sim.rig import BoxRig, closed_after
 
 DEVICE = "cab-e2e"
 BOARDS = [1, 2, 3]
@@ -44,7 +42,6 @@ class CabinetRig(BoxRig):
         cabinet: dict[str, Any] | None = None,
         start: bool = True,
     ) -> None:
-        self.agents: list[AgentProcess] = []
         try:
             super().__init__(
                 workdir,
@@ -62,36 +59,7 @@ class CabinetRig(BoxRig):
             self.close()
             raise
 
-    def close(self) -> None:
-        parts = [(agent, "stop") for agent in self.agents]
-        parts += [
-            (getattr(self, name, None), how)
-            for name, how in (("sim", "stop"), ("cloud", "close"), ("broker", "stop"))
-        ]
-        for part, how in parts:
-            if part is not None:
-                with contextlib.suppress(Exception):  # closing must reach every part
-                    getattr(part, how)()
-
-    def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
-        # Kept before it is waited for: an agent that never gets ready is stopped by close().
-        agent = super().start_agent(wait_ready=False)
-        self.agents.append(agent)
-        if wait_ready:
-            agent.wait_event("agent.ready", timeout=30)
-        return agent
-
-    def restart_agent(self) -> None:
-        """SIGKILL the agent and start a new one on the same store."""
-        self.kill_agent()
-        self.start_agent()
-
     # --- commands -------------------------------------------------------------------
-
-    def ok(self, command_type: str, **args: Any) -> dict[str, Any]:
-        reply = self.command(command_type, **args)
-        assert reply["status"] == "ok", (command_type, reply)
-        return reply
 
     def refused(self, code: str, command_type: str, **args: Any) -> dict[str, Any]:
         reply = self.command(command_type, **args)
@@ -148,45 +116,13 @@ class CabinetRig(BoxRig):
 
     # --- what the cloud got ---------------------------------------------------------
 
-    def mark(self) -> int:
-        return len(self.cloud.messages)
-
-    def on_topic(self, suffix: str, since: int = 0) -> list[dict[str, Any]]:
-        topic = self.topic(suffix)
-        messages: list[Received] = self.cloud.select(lambda m: True)[since:]
-        return [m.json() for m in messages if m.topic == topic]
-
-    def events(self, event_type: str, since: int = 0) -> list[dict[str, Any]]:
-        return [e for e in self.on_topic("events", since) if e.get("type") == event_type]
-
-    def wait_event(
-        self, event_type: str, since: int = 0, timeout: float = 10.0, **fields: Any
-    ) -> dict[str, Any]:
-        def found() -> list[dict[str, Any]]:
-            return [
-                e
-                for e in self.events(event_type, since)
-                if all(e.get(k) == v for k, v in fields.items())
-            ]
-
-        self.cloud.wait_until(lambda _: bool(found()), timeout)
-        return found()[0]
-
     def records_of(self, record_type: str) -> list[dict[str, Any]]:
         return [r for r in self.records() if r["type"] == record_type]
 
 
-@contextlib.contextmanager
-def cabinet_rig(workdir: Path, **options: Any) -> Iterator[CabinetRig]:
+def cabinet_rig(workdir: Path, **options: Any) -> contextlib.AbstractContextManager[CabinetRig]:
     """A CabinetRig, closed afterwards; fails if a process it started is still running."""
-    rig = CabinetRig(workdir, **options)
-    try:
-        yield rig
-    finally:
-        rig.close()
-    running = [p.argv for p in (*rig.agents, rig.sim) if p.proc.poll() is None]
-    assert not running, f"processes left running: {running}"
-    assert rig.broker.proc is None, "mosquitto left running"
+    return closed_after(CabinetRig(workdir, **options))
 
 
 def by_slot(telemetry: dict[str, Any]) -> dict[int, dict[str, Any]]:

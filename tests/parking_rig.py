@@ -7,14 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sim.broker import Received
-from sim.harness import AgentProcess, Event
-from sim.rig import BoxRig
+from vehicle_rig import seconds_between
+
+from sim.harness import Event
+from sim.rig import BoxRig, closed_after
 
 DEVICE = "park-e2e"
 MOVE_MS = 300  # the arm's travel end to end: a lower or raise replies in about half a second
@@ -33,7 +32,6 @@ class ParkingRig(BoxRig):
         sim_args: tuple[str, ...] = (),
         parking: dict[str, Any] | None = None,
     ) -> None:
-        self.agents: list[AgentProcess] = []
         try:
             super().__init__(
                 workdir,
@@ -50,34 +48,10 @@ class ParkingRig(BoxRig):
             self.close()
             raise
 
-    def close(self) -> None:
-        parts: list[tuple[Any, str]] = [(agent, "stop") for agent in self.agents]
-        parts += [
-            (getattr(self, name, None), how)
-            for name, how in (("sim", "stop"), ("cloud", "close"), ("broker", "stop"))
-        ]
-        for part, how in parts:
-            if part is not None:
-                with contextlib.suppress(Exception):  # closing must reach every part
-                    getattr(part, how)()
-
-    def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
-        # Kept before it is waited for: an agent that never gets ready is stopped by close().
-        agent = super().start_agent(wait_ready=False)
-        self.agents.append(agent)
-        if wait_ready:
-            agent.wait_event("agent.ready", timeout=30)
-        return agent
-
     # --- commands -------------------------------------------------------------------
 
     def envelope(self, command_type: str, **args: Any) -> dict[str, Any]:
         return self.backend.command(DEVICE, command_type, args)
-
-    def ok(self, command_type: str, **args: Any) -> dict[str, Any]:
-        reply = self.command(command_type, **args)
-        assert reply["status"] == "ok", (command_type, reply)
-        return reply
 
     def refused(self, command_type: str, code: str, **args: Any) -> dict[str, Any]:
         """Send a command that must be rejected with `code`; its reply."""
@@ -85,16 +59,6 @@ class ParkingRig(BoxRig):
         assert (reply["status"], reply["code"]) == ("rejected", code), (command_type, reply)
         assert reply["result"] is None
         return reply
-
-    def replies(self, command_id: str | None) -> list[dict[str, Any]]:
-        """Every reply received so far to `command_id`, in arrival order."""
-        return [r for r in self.on_topic("replies") if r.get("command_id") == command_id]
-
-    def wait_replies(
-        self, command_id: str | None, count: int, timeout: float = 15.0
-    ) -> list[dict[str, Any]]:
-        self.cloud.wait_until(lambda _: len(self.replies(command_id)) >= count, timeout)
-        return self.replies(command_id)[:count]
 
     def park(self, order_id: str) -> dict[str, Any]:
         """lower, ok once the arm is down; the parking_started record."""
@@ -155,41 +119,12 @@ class ParkingRig(BoxRig):
             time.sleep(SIM_POLL_S)
         return found()[0]
 
-    # --- what the cloud got ---------------------------------------------------------
 
-    def mark(self) -> int:
-        """A point in the cloud's message list, for `since=` below."""
-        return len(self.cloud.messages)
-
-    def on_topic(self, suffix: str, since: int = 0) -> list[dict[str, Any]]:
-        topic = self.topic(suffix)
-        messages: list[Received] = self.cloud.select(lambda m: True)[since:]
-        return [m.json() for m in messages if m.topic == topic]
-
-    def events(self, event_type: str, since: int = 0) -> list[dict[str, Any]]:
-        return [e for e in self.on_topic("events", since) if e.get("type") == event_type]
-
-    def wait_event(self, event_type: str, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
-        self.cloud.wait_until(lambda _: bool(self.events(event_type, since)), timeout)
-        return self.events(event_type, since)[0]
-
-
-@contextlib.contextmanager
-def parking_rig(workdir: Path, **options: Any) -> Iterator[ParkingRig]:
+def parking_rig(workdir: Path, **options: Any) -> contextlib.AbstractContextManager[ParkingRig]:
     """A ParkingRig, closed afterwards; fails if a process it started is still running."""
-    rig = ParkingRig(workdir, **options)
-    try:
-        yield rig
-    finally:
-        rig.close()
-    running = [p.argv for p in (*rig.agents, rig.sim) if p.proc.poll() is None]
-    assert not running, f"processes left running: {running}"
-    assert rig.broker.proc is None, "mosquitto left running"
+    return closed_after(ParkingRig(workdir, **options))
 
 
-def seconds_between(earlier: str, later: str) -> float:
-    """Between two RFC 3339 timestamps."""
-    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
 # --- invariants -----------------------------------------------------------------------

@@ -6,7 +6,6 @@ disabled), so the tests do not depend on each other's order."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from cabinet_rig import (
     empty,
     rentable,
 )
+from vehicle_rig import seconds_between
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
@@ -234,6 +234,3 @@ def test_what_the_cabinet_refuses(rig: CabinetRig) -> None:
     assert "ejecting" in refused["detail"]
     take_all(rig, [slot])
 
-
-def seconds_between(earlier: str, later: str) -> float:
-    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()

@@ -7,15 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from sim.broker import Received
-from sim.harness import AgentProcess, Event
-from sim.rig import BoxRig
+from sim.harness import Event
+from sim.rig import BoxRig, closed_after
 
 DEVICE = "car-e2e"
 TARIFF = {
@@ -44,7 +42,6 @@ class VehicleRig(BoxRig):
         sim_args: tuple[str, ...] = (),
         vehicle: dict[str, Any] | None = None,
     ) -> None:
-        self.agents: list[AgentProcess] = []
         try:
             super().__init__(
                 workdir,
@@ -58,57 +55,10 @@ class VehicleRig(BoxRig):
             )
             self.start_agent()
         except BaseException:
-            self._close_parts()
+            self.close()
             raise
 
-    def _close_parts(self) -> None:
-        parts = [(agent, "stop") for agent in self.agents]
-        parts += [
-            (getattr(self, name, None), how)
-            for name, how in (("sim", "stop"), ("cloud", "close"), ("broker", "stop"))
-        ]
-        for part, how in parts:
-            if part is not None:
-                with contextlib.suppress(Exception):  # closing must reach every part
-                    getattr(part, how)()
-
-    def close(self) -> None:
-        self._close_parts()
-
-    def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
-        # Kept before it is waited for: an agent that never gets ready is stopped by close().
-        agent = super().start_agent(wait_ready=False)
-        self.agents.append(agent)
-        if wait_ready:
-            agent.wait_event("agent.ready", timeout=30)
-        return agent
-
-    def restart_agent(self) -> None:
-        """SIGKILL the agent and start a new one on the same store."""
-        self.kill_agent()
-        self.start_agent()
-
     # --- commands -------------------------------------------------------------------
-
-    def ok(self, command_type: str, **args: Any) -> dict[str, Any]:
-        reply = self.command(command_type, **args)
-        assert reply["status"] == "ok", (command_type, reply)
-        return reply
-
-    def replies(self, command_id: str | None) -> list[dict[str, Any]]:
-        """Every reply received so far to `command_id`, in arrival order."""
-        return [
-            m.json()
-            for m in self.cloud.select(lambda m: m.topic == self.topic("replies"))
-            if m.json().get("command_id") == command_id
-        ]
-
-    def wait_replies(
-        self, command_id: str | None, count: int, timeout: float = 15.0
-    ) -> list[dict[str, Any]]:
-        """The first `count` replies to `command_id`, waiting for them to arrive."""
-        self.cloud.wait_until(lambda _: len(self.replies(command_id)) >= count, timeout)
-        return self.replies(command_id)[:count]
 
     def rent(self, order_id: str, tariff: dict[str, Any] | None = None) -> dict[str, Any]:
         """start_rental and unlock, both ok; the rental_started record."""
@@ -144,22 +94,6 @@ class VehicleRig(BoxRig):
 
     # --- what the cloud got ---------------------------------------------------------
 
-    def mark(self) -> int:
-        """A point in the cloud's message list, for `since=` below."""
-        return len(self.cloud.messages)
-
-    def on_topic(self, suffix: str, since: int = 0) -> list[dict[str, Any]]:
-        topic = self.topic(suffix)
-        messages: list[Received] = self.cloud.select(lambda m: True)[since:]
-        return [m.json() for m in messages if m.topic == topic]
-
-    def events(self, event_type: str, since: int = 0) -> list[dict[str, Any]]:
-        return [e for e in self.on_topic("events", since) if e.get("type") == event_type]
-
-    def wait_event(self, event_type: str, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
-        self.cloud.wait_until(lambda _: bool(self.events(event_type, since)), timeout)
-        return self.events(event_type, since)[0]
-
     def records_in_arrival_order(self) -> list[dict[str, Any]]:
         """Each record once (its first arrival), in the order the cloud received them."""
         seen: dict[str, dict[str, Any]] = {}
@@ -168,17 +102,9 @@ class VehicleRig(BoxRig):
         return list(seen.values())
 
 
-@contextlib.contextmanager
-def vehicle_rig(workdir: Path, **options: Any) -> Iterator[VehicleRig]:
+def vehicle_rig(workdir: Path, **options: Any) -> contextlib.AbstractContextManager[VehicleRig]:
     """A VehicleRig, closed afterwards; fails if a process it started is still running."""
-    rig = VehicleRig(workdir, **options)
-    try:
-        yield rig
-    finally:
-        rig.close()
-    running = [p.argv for p in (*rig.agents, rig.sim) if p.proc.poll() is None]
-    assert not running, f"processes left running: {running}"
-    assert rig.broker.proc is None, "mosquitto left running"
+    return closed_after(VehicleRig(workdir, **options))
 
 
 def seconds_between(earlier: str, later: str) -> float:

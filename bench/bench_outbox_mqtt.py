@@ -46,9 +46,9 @@ class TimedStore:
     def outbox_pending(self, after_id: int = 0, limit: int = 100) -> list[OutboxItem]:
         return self.store.outbox_pending(after_id, limit)
 
-    def outbox_ack_many(self, item_ids: Sequence[int]) -> None:
+    def outbox_ack_many(self, item_ids: Sequence[int], synced_at: str | None = None) -> None:
         start = time.perf_counter()
-        self.store.outbox_ack_many(item_ids)
+        self.store.outbox_ack_many(item_ids, synced_at)
         self.ack_s += time.perf_counter() - start
 
 

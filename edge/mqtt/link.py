@@ -283,9 +283,9 @@ class MqttLink:
             self._outbox_wake.clear()
             acked = self._outbox.acknowledged()
             if acked:
-                self._outbox.delete(acked)
-                self.counters.acked += len(acked)
                 self.last_sync = datetime.now(UTC)
+                self._outbox.delete(acked, rfc3339(self.last_sync))
+                self.counters.acked += len(acked)
                 self._log.debug("mqtt.outbox_acked", count=len(acked), last_id=acked[-1])
                 self._notify()
             if self._connected and not self._stop_requested:

@@ -21,7 +21,7 @@ from edge.store import OutboxItem
 class OutboxStore(Protocol):
     def outbox_pending(self, after_id: int = 0, limit: int = 100) -> list[OutboxItem]: ...
 
-    def outbox_ack_many(self, item_ids: Sequence[int]) -> None: ...
+    def outbox_ack_many(self, item_ids: Sequence[int], synced_at: str | None = None) -> None: ...
 
 
 # Hands an item to the client at QoS 1; None when the client did not take it.
@@ -52,9 +52,9 @@ class OutboxPump:
         """Ids of the items in flight whose PUBACK has arrived, in id order."""
         return [item_id for item_id, info in self._in_flight.items() if info.is_published()]
 
-    def delete(self, item_ids: list[int]) -> None:
+    def delete(self, item_ids: list[int], synced_at: str) -> None:
         """Deletes acknowledged items from the store in one commit; no longer in flight."""
-        self._store.outbox_ack_many(item_ids)
+        self._store.outbox_ack_many(item_ids, synced_at)
         for item_id in item_ids:
             del self._in_flight[item_id]
 

@@ -16,6 +16,7 @@ from edge.store.schema import SCHEMA_VERSION
 from edge.store.store import (
     RECORDS_TOPIC,
     REPLIES_TOPIC,
+    SYNC_STATE_KEY,
     OutboxItem,
     Store,
     StoreReader,
@@ -26,6 +27,7 @@ __all__ = [
     "RECORDS_TOPIC",
     "REPLIES_TOPIC",
     "SCHEMA_VERSION",
+    "SYNC_STATE_KEY",
     "OutboxItem",
     "Store",
     "StoreCorrupt",

@@ -19,6 +19,7 @@ from edge.store.schema import RECORD_SEQ_COUNTER
 
 RECORDS_TOPIC: Final = "records"
 REPLIES_TOPIC: Final = "replies"
+SYNC_STATE_KEY: Final = "sync"  # {"last_ack_at"}: when the broker last acknowledged an item
 _ACK_BATCH: Final = 500  # SQLite allows at least 999 bound parameters
 RECORD_COMMON_FIELDS: Final = frozenset(
     {"record_id", "seq", "device_id", "type", "ts", "clock_synced"}
@@ -95,6 +96,12 @@ class StoreReader:
         depth: int = self._db.fetchone("count the outbox", "SELECT count(*) FROM outbox")[0]
         return depth
 
+    def outbox_depth_by_topic(self) -> dict[str, int]:
+        rows = self._db.fetchall(
+            "count the outbox", "SELECT topic, count(*) FROM outbox GROUP BY topic", ()
+        )
+        return {row[0]: row[1] for row in rows}
+
     def last_record_seq(self) -> int:
         """The seq of the last record written (acked or not); 0 when none yet."""
         return _last_record_seq(self._db)
@@ -150,13 +157,13 @@ class Store(StoreReader):
         self._refuse_inside_transaction("ack an outbox item")
         self.outbox_ack_many([item_id])
 
-    def outbox_ack_many(self, item_ids: Sequence[int]) -> None:
-        """Deletes acknowledged items in one commit (one fsync for a whole batch of PUBACKs)."""
-        self._refuse_inside_transaction("ack outbox items")
-        for start in range(0, len(item_ids), _ACK_BATCH):
-            batch = tuple(item_ids[start : start + _ACK_BATCH])
-            marks = ",".join("?" * len(batch))
-            self._db.execute("ack outbox items", f"DELETE FROM outbox WHERE id IN ({marks})", batch)
+    def outbox_ack_many(self, item_ids: Sequence[int], synced_at: str | None = None) -> None:
+        """Deletes acknowledged items in one commit (one fsync for a whole batch of PUBACKs);
+        with `synced_at`, remembers it as the last successful sync (`status` shows it)."""
+        with self.transaction() as tx:
+            tx.delete_outbox_items(item_ids)
+            if synced_at is not None:
+                tx.put_state(SYNC_STATE_KEY, {"last_ack_at": synced_at})
 
     def purge_expired_commands(self, now_epoch: float) -> int:
         """Forgets command ids whose expiry is before `now_epoch`; how many were forgotten."""
@@ -230,6 +237,12 @@ class Transaction:
     def add_reply(self, reply: Mapping[str, Any]) -> None:
         """Appends a reply to the outbox; replies take no record seq."""
         self._append(REPLIES_TOPIC, _to_json(dict(reply), "reply"), None)
+
+    def delete_outbox_items(self, item_ids: Sequence[int]) -> None:
+        for start in range(0, len(item_ids), _ACK_BATCH):
+            batch = tuple(item_ids[start : start + _ACK_BATCH])
+            marks = ",".join("?" * len(batch))
+            self._write("ack outbox items", f"DELETE FROM outbox WHERE id IN ({marks})", batch)
 
     def accept_command(self, command_id: str, expires_at_epoch: float) -> bool:
         """Remembers a command id until `expires_at_epoch`; False when it is already remembered

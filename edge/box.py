@@ -91,7 +91,10 @@ class IntentRunner:
                 if handle is not None:
                     handle.cancel()
             elif isinstance(intent, Event):
-                self._log.warning("box.event", type=intent.type, **intent.fields)
+                if intent.is_fault:
+                    self._log.warning("box.fault", type=intent.type, **intent.fields)
+                else:
+                    self._log.info("box.event", type=intent.type, **intent.fields)
                 self._services.publish_event({"ts": now.wall, "type": intent.type, **intent.fields})
             elif not isinstance(intent, WriteRecord | Reply):
                 self._on_hardware(intent)

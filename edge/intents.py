@@ -6,7 +6,7 @@ snapshot before it carries out anything else.
 """
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 ReplyStatus = Literal["ok", "rejected", "failed"]
 
@@ -41,12 +41,25 @@ class Reply:
     result: dict[str, Any] | None = None
 
 
+FAULT_EVENT_SUFFIXES: Final = ("_fault", "_faults", "_failed", "_unreachable")
+FAULT_EVENT_TYPES: Final = frozenset(
+    {"unknown_bank", "slot_unlocked", "forced_removal", "board_slot_count_mismatch"}
+)
+
+
 @dataclass(frozen=True)
 class Event:
     """For the `events` topic: a fault or state change worth a human's eye."""
 
     type: str
     fields: dict[str, Any]
+
+    @property
+    def is_fault(self) -> bool:
+        """Hardware or an operation went wrong (as opposed to a state change)."""
+        if self.fields.get("faults") == []:  # a list of faults that has emptied: all cleared
+            return False
+        return self.type.endswith(FAULT_EVENT_SUFFIXES) or self.type in FAULT_EVENT_TYPES
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import contextlib
 import signal
 import time
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from edge.box import Box, BoxServices
@@ -17,19 +16,15 @@ from edge.config import AgentConfig
 from edge.inbox import CommandInbox
 from edge.logs import configure, get_logger
 from edge.mqtt.link import MqttLink
+from edge.status.journal import StatusJournal
 from edge.store import Store, StoreError
+from edge.systemd import ServiceHeartbeat, SystemdNotifier, watchdog_interval_s
+from edge.version import agent_version
 
 CLOCK_CHECKPOINT_S = 30.0
 REPLAY_PURGE_S = 600.0
 SHUTDOWN_GRACE_S = 5.0
 TELEMETRY_MIN_GAP_S = 0.5
-
-
-def agent_version() -> str:
-    try:
-        return version("fleet-edge")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def build_box(services: BoxServices) -> Box:
@@ -57,6 +52,14 @@ class Agent:
         self.clock = BoxClock(self.store.get_state("clock"))
         self._telemetry_due = asyncio.Event()
         self.link: MqttLink | None = None
+        self.notifier = SystemdNotifier.from_env()
+        self.journal = StatusJournal(
+            self.store,
+            self.clock,
+            device_id=config.device.id,
+            kind=config.device.kind,
+            version=agent_version(),
+        )
         services = BoxServices(
             config=config,
             store=self.store,
@@ -92,15 +95,24 @@ class Agent:
         if self.link is not None:
             self.link.publish_event(event)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event) -> bool:
+        """Serves until `stop` is set or a part of the agent fails; False after a failure."""
         ready = asyncio.Event()
         assert self.link is not None
+        link = self.link
+        self.journal.started()
         tasks = [
             asyncio.create_task(self.box.run(ready), name="box"),
-            asyncio.create_task(self.link.run(), name="mqtt"),
+            asyncio.create_task(link.run(), name="mqtt"),
             asyncio.create_task(self._telemetry(), name="telemetry"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            asyncio.create_task(self.journal.watch(lambda: link.connected), name="status"),
         ]
+        heartbeat = ServiceHeartbeat(
+            self.notifier, watchdog_interval_s(), lambda: not any(t.done() for t in tasks)
+        )
+        # Not among `tasks`: it ends by itself outside systemd, which is no failure.
+        beating = asyncio.create_task(heartbeat.run(ready), name="systemd")
         waiter: asyncio.Task[bool] = asyncio.create_task(ready.wait())
         stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
@@ -111,23 +123,35 @@ class Agent:
                 kind=self.config.device.kind,
                 version=agent_version(),
             )
+            self.journal.ready()
+            self.notifier.ready(self._service_status("ready"))
             await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        failed = False
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
+                failed = True
                 self.log.error(
                     "agent.task_failed", task=task.get_name(), error=repr(task.exception())
                 )
         self.log.info("agent.stopping")
+        self.notifier.stopping(self._service_status("stopping"))
         await self.box.finish(SHUTDOWN_GRACE_S)
-        await self.link.stop()
-        for pending in (*tasks, waiter, stopper):
+        await link.stop()
+        for pending in (*tasks, beating, waiter, stopper):
             pending.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._checkpoint_clock()
+        with contextlib.suppress(StoreError):  # the failure that stopped us may be the store's
+            self._checkpoint_clock()
+            self.journal.stopped()
         self.store.close()
         self.log.info("agent.stopped")
+        return not failed
+
+    def _service_status(self, what: str) -> str:
+        device = self.config.device
+        return f"{what}: {device.kind} {device.id}, edge-agent {agent_version()}"
 
     async def _telemetry(self) -> None:
         assert self.link is not None
@@ -146,10 +170,16 @@ class Agent:
         with self.store.transaction() as tx:
             tx.put_state("clock", self.clock.checkpoint_state())
 
+    def _heartbeat(self) -> None:
+        telemetry = {"ts": self.clock.now().wall, **self.box.telemetry()}
+        with self.store.transaction() as tx:
+            tx.put_state("clock", self.clock.checkpoint_state())
+            self.journal.heartbeat(tx, telemetry)
+
     async def _housekeeping(self) -> None:
         last_purge = 0.0
         while True:
-            self._checkpoint_clock()
+            self._heartbeat()
             if time.monotonic() - last_purge > REPLAY_PURGE_S:
                 self.store.purge_expired_commands(datetime.now(UTC).timestamp())
                 last_purge = time.monotonic()
@@ -170,8 +200,7 @@ async def _main(config: AgentConfig) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await agent.run(stop)
-    return 0
+    return 0 if await agent.run(stop) else 1
 
 
 def run_agent(config: AgentConfig) -> int:

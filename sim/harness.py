@@ -192,9 +192,12 @@ class AgentProcess(JsonLinesProcess):
         wait_ready: bool = True,
         timeout: float = 30.0,
         echo: Callable[[Event], None] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(config_path)], echo=echo
+            [sys.executable, "-m", "edge.cli", "run", "--config", str(config_path)],
+            env=env,
+            echo=echo,
         )
         if wait_ready:
             try:

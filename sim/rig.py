@@ -65,9 +65,13 @@ class BoxRig:
         }
         return write_toml(self.workdir / "agent.toml", sections)
 
-    def start_agent(self, *, wait_ready: bool = True) -> AgentProcess:
+    def start_agent(
+        self, *, wait_ready: bool = True, env: dict[str, str] | None = None
+    ) -> AgentProcess:
         # Kept before it is waited for: an agent that never gets ready is stopped by close().
-        self.agent = AgentProcess(self.config_path, wait_ready=False, echo=self._echo_agent)
+        self.agent = AgentProcess(
+            self.config_path, wait_ready=False, echo=self._echo_agent, env=env
+        )
         self.agents.append(self.agent)
         if wait_ready:
             self.agent.wait_event("agent.ready", timeout=30)

@@ -37,6 +37,7 @@ from edge.cabinet.intents import Eject, Event, Intent, LockSlot, ReadInventory
 from edge.cabinet.slot_map import SlotMap
 from edge.commands import VerifiedCommand
 from edge.commands.envelope import CancelArgs, RentArgs, ReserveArgs, SetSlotArgs
+from edge.config import CabinetConfig
 from edge.serial import BoardNak, EventPoller, LinkDown, LinkTimeout, SlotBoardLink
 from firmware_protocol.slotboard import (
     BoardReset,
@@ -53,6 +54,8 @@ from firmware_protocol.slotboard import (
 )
 
 STATE_KEY = "cabinet"
+
+
 START_WAIT_S = 10.0
 """A command that arrives before the slots were first read waits this long for them (then the
 controller refuses it as busy)."""
@@ -104,6 +107,15 @@ def to_command(command: VerifiedCommand) -> ev.Command:
     raise TypeError(f"not a cabinet command: {command.type}")
 
 
+def load_controller(config: CabinetConfig, saved: dict[str, Any] | None) -> CabinetController:
+    """The controller as the store left it (`saved`, under STATE_KEY), or a new one."""
+    slot_count = SlotMap(config.boards, config.slots_per_board).slot_count
+    shape = (slot_count, config.min_charge_pct, config.take_timeout_s)
+    if saved is None:
+        return CabinetController(*shape)
+    return CabinetController.restore(saved, *shape)
+
+
 class CabinetBox(ControllerBox[CabinetController]):
     def __init__(self, services: BoxServices) -> None:
         super().__init__(services)
@@ -114,12 +126,7 @@ class CabinetBox(ControllerBox[CabinetController]):
         self.slots = SlotMap(config.boards, config.slots_per_board)
         self.boards = Boards(self.slots)
         saved = services.store.get_state(STATE_KEY)
-        shape = (self.slots.slot_count, config.min_charge_pct, config.take_timeout_s)
-        if saved is None:
-            controller = CabinetController(*shape)
-        else:
-            controller = CabinetController.restore(saved, *shape)
-        self._drive(controller, STATE_KEY, saved)
+        self._drive(load_controller(config, saved), STATE_KEY, saved)
         self._resuming = saved is not None
         self.link = SlotBoardLink(config.serial, logger=self._log)
         self.poller = EventPoller(

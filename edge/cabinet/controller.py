@@ -134,6 +134,29 @@ class CabinetController:
             ]
         }
 
+    def describe(self) -> dict[str, Any]:
+        """For `edge-agent status`: the slots, reservations and rents, as last made durable."""
+        return {
+            **self.view(),
+            "reservations": [
+                {
+                    "reservation_id": r.reservation_id,
+                    "purpose": r.purpose,
+                    "slots": r.slots,
+                    "expires_at": r.expires_at,
+                }
+                for r in self._reservations
+            ],
+            "rents": [
+                {
+                    "order_id": rent.order_id,
+                    "reservation_id": rent.reservation_id,
+                    "slots": rent.slots,
+                }
+                for rent in self._rents.values()
+            ],
+        }
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": SNAPSHOT_VERSION,

@@ -16,6 +16,7 @@ from typing import Any
 from edge.box import BoxServices, ControllerBox, Remember
 from edge.commands import VerifiedCommand
 from edge.commands.envelope import LowerArgs, RaiseArgs
+from edge.config import ParkingConfig
 from edge.parking import events as ev
 from edge.parking.controller import ParkingController
 from edge.parking.intents import Intent, LowerLock, RaiseLock
@@ -36,8 +37,17 @@ from firmware_protocol.slotboard import (
 )
 
 STATE_KEY = "parking"
+
+
 STATUS_POLL_S = 10.0
 STATUS_RETRY_S = 1.0
+
+
+def load_controller(config: ParkingConfig, saved: dict[str, Any] | None) -> ParkingController:
+    """The controller as the store left it (`saved`, under STATE_KEY), or a new one."""
+    if saved is None:
+        return ParkingController(config.move_timeout_s)
+    return ParkingController.restore(saved, config.move_timeout_s)
 
 
 class ParkingBox(ControllerBox[ParkingController]):
@@ -48,11 +58,7 @@ class ParkingBox(ControllerBox[ParkingController]):
         self._config = config
         self._log = services.logger
         saved = services.store.get_state(STATE_KEY)
-        if saved is None:
-            controller = ParkingController(config.move_timeout_s)
-        else:
-            controller = ParkingController.restore(saved, config.move_timeout_s)
-        self._drive(controller, STATE_KEY, saved)
+        self._drive(load_controller(config, saved), STATE_KEY, saved)
         self._resuming = saved is not None
         self.link = SlotBoardLink(config.serial, logger=self._log)
         self._moves: asyncio.Queue[Intent] = asyncio.Queue()
@@ -155,7 +161,7 @@ class ParkingBox(ControllerBox[ParkingController]):
         elif isinstance(event, GroundLockFaultChanged):
             self._apply(ev.GroundLockFaultChanged(event.faults))
         elif isinstance(event, BoardReset):
-            self._log.warning("parking.board_reset", reason=str(event.reason))
+            self._log.warning("parking.board_reset", reason=event.reason.name)
 
     def _on_lost_events(self, address: int, reason: str) -> None:
         self._log.warning("parking.events_lost", reason=reason)

@@ -113,6 +113,15 @@ class ParkingController:
             "order_id": None if self._order is None else self._order.order_id,
         }
 
+    def describe(self) -> dict[str, Any]:
+        """For `edge-agent status`: the parking order, as last made durable."""
+        order = self._order
+        return {
+            "order": None
+            if order is None
+            else {"order_id": order.order_id, "phase": order.phase, "started_at": order.started_at}
+        }
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": SNAPSHOT_VERSION,

@@ -22,6 +22,7 @@ from edge.commands.envelope import (
     StartRentalArgs,
     UnlockArgs,
 )
+from edge.config import VehicleConfig
 from edge.vehicle import events as ev
 from edge.vehicle.controller import VehicleController
 from edge.vehicle.intents import Intent, SendCan
@@ -29,6 +30,8 @@ from firmware_protocol.can import NOT_AVAILABLE, CanDecodeError, VehicleCodec
 from firmware_protocol.obd import RESPONSE_IDS
 
 STATE_KEY = "vehicle"
+
+
 STALENESS_TICK_S = 0.05
 SIGNAL_NAMES = [
     "fuel_pct",
@@ -70,6 +73,13 @@ def to_command(command: VerifiedCommand) -> ev.Command:
     raise TypeError(f"not a vehicle command: {command.type}")
 
 
+def load_controller(config: VehicleConfig, saved: dict[str, Any] | None) -> VehicleController:
+    """The controller as the store left it (`saved`, under STATE_KEY), or a new one."""
+    if saved is None:
+        return VehicleController(config.command_timeout_s, config.command_retries)
+    return VehicleController.restore(saved, config.command_timeout_s, config.command_retries)
+
+
 class VehicleBox(ControllerBox[VehicleController]):
     def __init__(self, services: BoxServices) -> None:
         super().__init__(services)
@@ -79,13 +89,7 @@ class VehicleBox(ControllerBox[VehicleController]):
         self.codec = VehicleCodec.load(config.profile)
         self.table = SignalTable(self.codec.cycle_s, NOT_AVAILABLE)
         saved = services.store.get_state(STATE_KEY)
-        if saved is None:
-            controller = VehicleController(config.command_timeout_s, config.command_retries)
-        else:
-            controller = VehicleController.restore(
-                saved, config.command_timeout_s, config.command_retries
-            )
-        self._drive(controller, STATE_KEY, saved)
+        self._drive(load_controller(config, saved), STATE_KEY, saved)
         self._resuming = saved is not None
         self._signals = ev.Signals()
         self._counters: dict[str, int] = {}

@@ -93,6 +93,18 @@ class VehicleController:
             "in_service": self._in_service,
         }
 
+    def describe(self) -> dict[str, Any]:
+        """For `edge-agent status`: the rental and the service hold, as last made durable."""
+        rental = self._rental
+        return {
+            "rental": rental.state,
+            "order_id": rental.order_id,
+            "renter": rental.renter,
+            "started_at": rental.started_wall,
+            "in_service": self._in_service,
+            "service_reason": self._service_reason,
+        }
+
     def snapshot(self) -> dict[str, Any]:
         in_flight = self._operation.command.command_id if self._operation else self._interrupted
         return {

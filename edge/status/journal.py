@@ -1,0 +1,93 @@
+"""The running agent's side of `edge-agent status`: what it writes to the store, and when.
+
+Written on start, on ready, on stop, with every clock checkpoint (the heartbeat, carrying
+the latest telemetry), and within a second of a new fault or a change of the broker
+connection. Nothing here is on a command's path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+from edge.clock import BoxClock
+from edge.faults import FAULTS, FaultRecorder
+from edge.status.keys import AGENT_STATE_KEY, FAULT_STATE_KEY, LINK_STATE_KEY
+from edge.store import Store, Transaction
+
+WATCH_INTERVAL_S: Final = 1.0
+
+
+class StatusJournal:
+    def __init__(
+        self,
+        store: Store,
+        clock: BoxClock,
+        *,
+        device_id: str,
+        kind: str,
+        version: str,
+        faults: FaultRecorder = FAULTS,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._faults = faults
+        self._agent: dict[str, Any] = {
+            "pid": os.getpid(),
+            "device_id": device_id,
+            "kind": kind,
+            "version": version,
+            "started_at": None,
+            "ready_at": None,
+            "heartbeat_at": None,
+            "stopped_at": None,
+            "telemetry": None,
+        }
+        self._fault_seen = 0 if faults.last is None else faults.last.number
+        self._connected: bool | None = None
+
+    def started(self) -> None:
+        self._agent["started_at"] = self._agent["heartbeat_at"] = self._clock.now().wall
+        self._write_agent()
+
+    def ready(self) -> None:
+        self._agent["ready_at"] = self._agent["heartbeat_at"] = self._clock.now().wall
+        self._write_agent()
+
+    def stopped(self) -> None:
+        self._agent["stopped_at"] = self._clock.now().wall
+        self._write_agent()
+
+    def heartbeat(self, tx: Transaction, telemetry: dict[str, Any]) -> None:
+        """Inside the caller's transaction (the clock checkpoint's), so it costs no fsync."""
+        self._agent["heartbeat_at"] = self._clock.now().wall
+        self._agent["telemetry"] = telemetry
+        tx.put_state(AGENT_STATE_KEY, self._agent)
+
+    async def watch(self, connected: Callable[[], bool]) -> None:
+        """Writes new faults and broker connection changes, until cancelled."""
+        while True:
+            self.note_changes(connected())
+            await asyncio.sleep(WATCH_INTERVAL_S)
+
+    def note_changes(self, connected: bool) -> None:
+        fault = self._faults.last
+        new_fault = fault is not None and fault.number != self._fault_seen
+        new_link = connected is not self._connected
+        if not (new_fault or new_link):
+            return
+        with self._store.transaction() as tx:
+            if fault is not None and new_fault:
+                tx.put_state(FAULT_STATE_KEY, fault.as_state())
+                self._fault_seen = fault.number
+            if new_link:
+                tx.put_state(
+                    LINK_STATE_KEY, {"connected": connected, "since": self._clock.now().wall}
+                )
+                self._connected = connected
+
+    def _write_agent(self) -> None:
+        with self._store.transaction() as tx:
+            tx.put_state(AGENT_STATE_KEY, self._agent)

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
+from edge.wire import validate_outgoing
 from sim.backend import Backend
 from sim.broker import CloudClient, Mosquitto, Received
 from sim.harness import AgentProcess, Event, SimProcess, write_toml
@@ -199,6 +202,22 @@ class BoxRig:
             running.append("mosquitto")
         return running
 
+    def wire_violations(self, limit: int = 5) -> list[str]:
+        """Messages the box published that do not match the documented API (edge/wire, the
+        models behind docs/asyncapi.json); the first `limit` of them."""
+        found: list[str] = []
+        prefix = self.topic("")
+        for message in self.cloud.select(lambda m: m.topic.startswith(prefix)):
+            if message.suffix == "commands":
+                continue
+            try:
+                validate_outgoing(message.suffix, message.payload, kind=self.kind)
+            except ValidationError as exc:
+                found.append(f"{message.topic} {message.payload[:300]!r}: {exc}")
+                if len(found) >= limit:
+                    break
+        return found
+
     def close(self) -> None:
         """Stop every part that started; safe on a rig whose start failed half-way."""
         parts: list[tuple[Any, str]] = [(agent, "stop") for agent in self.agents]
@@ -226,7 +245,9 @@ def closed_after(rig: R) -> Iterator[R]:
     """Yields `rig`, closes it afterwards and fails if anything it started still runs."""
     try:
         yield rig
+        violations = rig.wire_violations()
     finally:
         rig.close()
     running = rig.left_running()
     assert not running, f"left running: {running}"
+    assert not violations, "published outside the documented API:\n" + "\n".join(violations)

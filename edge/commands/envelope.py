@@ -15,7 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from edge.config import BOX_KINDS, BoxKind, DeviceId
 from edge.timefmt import parse_rfc3339
@@ -79,7 +86,17 @@ class Tariff(_Strict):
     fuel_price_cents_per_litre: int = Field(ge=0, le=1_000_000)
     # A JSON number (a tank may hold 42.7 l), held as Decimal: it is a factor of money.
     tank_litres: Annotated[
-        Decimal, BeforeValidator(_decimal_number), Field(gt=0, le=10_000, decimal_places=3)
+        Decimal,
+        BeforeValidator(_decimal_number),
+        Field(gt=0, le=10_000, decimal_places=3),
+        WithJsonSchema(
+            {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 10_000,
+                "description": "litres, at most 3 decimals",
+            }
+        ),
     ]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 

@@ -1,0 +1,317 @@
+"""The AsyncAPI 3.0.0 document of the box's MQTT contract, built from the code.
+
+Channel addresses come from edge.mqtt.topics.Topics, payload schemas from the pydantic models
+of edge.wire and edge.commands. Operations are seen from the box: it sends on every topic but
+`commands`, which it receives.
+
+    python -m edge.wire.asyncapi            writes docs/asyncapi.json
+    python -m edge.wire.asyncapi --check    exits 1 when docs/asyncapi.json is not up to date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from edge.commands import COMMANDS, CommandReply
+from edge.mqtt.link import STATUS_OFFLINE
+from edge.mqtt.topics import Topics
+from edge.version import agent_version
+from edge.wire.messages import COMMAND_MODELS, Event, StatusOffline, StatusOnline
+from edge.wire.records import RECORD_MODELS
+from edge.wire.telemetry import TELEMETRY_MODELS
+
+ASYNCAPI_VERSION: Final = "3.0.0"
+MQTT_BINDING_VERSION: Final = "0.2.0"
+DOCUMENT_PATH: Final = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
+TOPICS: Final = Topics("{device_id}")
+SCHEMAS_REF: Final = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    name: str  # its key in the channel's messages
+    model: type[BaseModel]
+    summary: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    suffix: str  # the topic suffix under fleet/v1/{device_id}/
+    address: Callable[[Topics], str]
+    action: Literal["send", "receive"]  # from the box's point of view
+    qos: Literal[0, 1]
+    retain: bool
+    description: str
+    messages: tuple[MessageSpec, ...]
+
+
+# The effect of each command type (contract section 3).
+COMMAND_EFFECTS: Final = {
+    "start_rental": "Only when the car has no booked or active rental and is in service (not in "
+    "maintenance, no open violation). Books the car for the order.",
+    "unlock": "Order must match the active rental. Opens the central lock and enables one-key "
+    "start. The first unlock starts the rental clock and writes a rental_started record.",
+    "lock": "Locks the doors mid-rental and withdraws start enable (deferred while the engine "
+    "runs).",
+    "end_rental": "Refused while the engine runs or a door is open. Locks, withdraws start "
+    "enable, reads fuel and odometer, writes a rental_ended record; the reply's result is that "
+    "record.",
+    "set_service": "Maintenance or violation hold: no new rental while out of service.",
+    "reserve": "Holds count slots: for rent the fullest charged banks at or above "
+    "cabinet.min_charge_pct, for return empty slots; the reply's result names the slots. "
+    "Released with a reservation_expired event at the end of ttl_s.",
+    "rent": "Needs exactly one of reservation_id or count. Ejects the reserved (or best) banks: "
+    "a bank_out record per bank when the board reports it taken; a bank not taken within "
+    "cabinet.take_timeout_s is locked back in, with an event.",
+    "cancel": "Releases a reservation.",
+    "set_slot": "Takes a slot out of service, or back.",
+    "lower": "Lowers the ground lock for the order; writes parking_started.",
+    "raise": "Raises it once the space is clear; writes parking_ended. Refused while a car "
+    "stands over it.",
+}
+
+
+def _doc(model: type[BaseModel]) -> str:
+    return " ".join((model.__doc__ or "").split())
+
+
+CHANNELS: Final = (
+    ChannelSpec(
+        "status",
+        lambda topics: topics.status,
+        "send",
+        1,
+        True,
+        "Whether the box is connected: {online: true, kind, version, ts} on every connection; "
+        "the Last Will (and a clean stop) publishes {online: false}. Retained.",
+        (
+            MessageSpec("online", StatusOnline, "The box connected."),
+            MessageSpec("offline", StatusOffline, "The box is gone (Last Will or clean stop)."),
+        ),
+    ),
+    ChannelSpec(
+        "telemetry",
+        lambda topics: topics.telemetry,
+        "send",
+        0,
+        False,
+        "A snapshot of the box, every telemetry.interval_s and on change. Not queued while "
+        "the box is offline: a snapshot is stale by the next one.",
+        tuple(
+            MessageSpec(kind, model, f"A {kind} box's snapshot.")
+            for kind, model in TELEMETRY_MODELS.items()
+        ),
+    ),
+    ChannelSpec(
+        "events",
+        lambda topics: topics.events,
+        "send",
+        1,
+        False,
+        "State changes and faults worth a human's eye: {ts, type, ...} with fields of each "
+        "type's own. Queued in memory (bounded) while the box is offline.",
+        (MessageSpec("event", Event, "Something happened."),),
+    ),
+    ChannelSpec(
+        "records",
+        lambda topics: topics.outbox("records"),
+        "send",
+        1,
+        False,
+        "Metered records, durable: written to disk before anything else happens, sent in seq "
+        "order, deleted only after the broker's PUBACK, kept across restarts and outages. "
+        "Never lost, may arrive twice: deduplicate by record_id.",
+        tuple(
+            MessageSpec(record_type, model, _doc(model))
+            for record_type, model in RECORD_MODELS.items()
+        ),
+    ),
+    ChannelSpec(
+        "replies",
+        lambda topics: topics.outbox("replies"),
+        "send",
+        1,
+        False,
+        "The reply to each command, through the durable outbox like records: status ok, "
+        "rejected (code says why; nothing changed on the box) or failed (hardware_timeout, "
+        "hardware_fault). command_id is null when no id could be read from the command.",
+        (MessageSpec("reply", CommandReply, "The reply to a command."),),
+    ),
+    ChannelSpec(
+        "commands",
+        lambda topics: topics.commands,
+        "receive",
+        1,
+        False,
+        "Signed command envelopes from the backend. Signed with the backend's Ed25519 key over "
+        "the canonical JSON of the envelope without sig (sort_keys, separators (',', ':'), "
+        "ensure_ascii false, UTF-8). Checked in this order, the first failure being the "
+        "reply's code: bad_json, bad_schema, wrong_device, bad_signature, expired, replayed, "
+        "then the type's own rules (not_allowed, busy).",
+        tuple(
+            MessageSpec(
+                command_type,
+                model,
+                f"The {command_type} command, for a {COMMANDS[command_type].kind} box.",
+                COMMAND_EFFECTS[command_type],
+            )
+            for command_type, model in COMMAND_MODELS.items()
+        ),
+    ),
+)
+
+
+def _servers() -> dict[str, Any]:
+    will = {
+        "topic": TOPICS.status,
+        "qos": 1,
+        "message": STATUS_OFFLINE.decode(),
+        "retain": True,
+    }
+    bindings = {
+        "mqtt": {"cleanSession": False, "lastWill": will, "bindingVersion": MQTT_BINDING_VERSION}
+    }
+
+    def server(protocol: str, port: str, description: str) -> dict[str, Any]:
+        return {
+            "host": "{host}:{port}",
+            "protocol": protocol,
+            "protocolVersion": "3.1.1",
+            "description": description,
+            "variables": {
+                "host": {"description": "The broker's host name, from mqtt.url."},
+                "port": {"default": port, "description": "The broker's port, from mqtt.url."},
+            },
+            "bindings": bindings,
+        }
+
+    return {
+        "mqtt": server("mqtt", "1883", "Plain MQTT: mqtt.url = mqtt://host:port."),
+        "mqtts": server(
+            "secure-mqtt",
+            "8883",
+            "MQTT over TLS: mqtt.url = mqtts://host:port, with a CA file and optionally a "
+            "client certificate and key.",
+        ),
+    }
+
+
+def build_document() -> dict[str, Any]:
+    """The AsyncAPI document as a JSON-ready dict."""
+    models = {message.model for channel in CHANNELS for message in channel.messages}
+    refs, definitions = models_json_schema(
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        ref_template=SCHEMAS_REF,
+    )
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for channel in CHANNELS:
+        in_channel: dict[str, Any] = {}
+        for message in channel.messages:
+            component = f"{channel.suffix}.{message.name}"
+            messages[component] = {
+                "name": message.name,
+                "title": message.model.__name__,
+                "summary": message.summary,
+                **({"description": message.description} if message.description else {}),
+                "contentType": "application/json",
+                "payload": refs[(message.model, "validation")],
+            }
+            in_channel[message.name] = {"$ref": f"#/components/messages/{component}"}
+        channels[channel.suffix] = {
+            "address": channel.address(TOPICS),
+            "description": channel.description,
+            "parameters": {"device_id": {"$ref": "#/components/parameters/device_id"}},
+            "messages": in_channel,
+        }
+        operation: dict[str, Any] = {
+            "action": channel.action,
+            "channel": {"$ref": f"#/channels/{channel.suffix}"},
+            "messages": [
+                {"$ref": f"#/channels/{channel.suffix}/messages/{message.name}"}
+                for message in channel.messages
+            ],
+            "bindings": {
+                "mqtt": {
+                    "qos": channel.qos,
+                    "retain": channel.retain,
+                    "bindingVersion": MQTT_BINDING_VERSION,
+                }
+            },
+        }
+        if channel.suffix == "commands":
+            operation["reply"] = {
+                "channel": {"$ref": "#/channels/replies"},
+                "messages": [{"$ref": "#/channels/replies/messages/reply"}],
+            }
+        operations[f"{channel.action}_{channel.suffix}"] = operation
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "Fleet edge box",
+            "version": agent_version(),
+            "description": (
+                "The MQTT contract between an edge box (a rental car's telematics box, a "
+                "sharing cabinet, a shared parking lock) and the fleet backend: fleet contract "
+                "version 1, sections 2 to 5. Every topic is under fleet/v1/{device_id}/. "
+                "Payloads are UTF-8 JSON; timestamps RFC 3339 UTC with milliseconds; money in "
+                "integer minor units. Generated from the agent's code by "
+                "`python -m edge.wire.asyncapi`."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": _servers(),
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "schemas": definitions.get("$defs", {}),
+            "messages": messages,
+            "parameters": {
+                "device_id": {
+                    "description": "The box's device.id: 1 to 64 of A-Z a-z 0-9 _ -. The MQTT "
+                    "client id defaults to it."
+                }
+            },
+        },
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    """The document as committed: indented by 2, keys sorted, a trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m edge.wire.asyncapi", description="Write the box's AsyncAPI document."
+    )
+    parser.add_argument("--output", type=Path, default=DOCUMENT_PATH, help="%(default)s")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the file differs from a fresh one"
+    )
+    args = parser.parse_args(argv)
+    fresh = render(build_document())
+    path: Path = args.output
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != fresh:
+            print(f"{path} is out of date: run python -m edge.wire.asyncapi", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(fresh, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -61,14 +61,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace, config: AgentConfig) -> int:
-    if args.command == "status":
-        from edge.status.report import exit_code, format_status, gather_status
+    # Run as root (sudo), SQLite gives the -wal and -shm files it creates the store's owner,
+    # so the agent can still open its store afterwards.
+    from edge.status.outbox_listing import format_outbox, list_outbox
+    from edge.status.report import exit_code, format_status, gather_status
 
+    if args.command == "status":
         status = gather_status(config)
         print(json.dumps(status, ensure_ascii=False) if args.json else format_status(status))
         return exit_code(status)
-    from edge.status.outbox_listing import format_outbox, list_outbox
-
     depth, items = list_outbox(config, max(args.limit, 0))
     if args.json:
         print(json.dumps({"depth": depth, "items": items}, ensure_ascii=False))

@@ -21,6 +21,8 @@ as_root() {
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
+# systemd-analyze checks the unit in systemd/ (it runs nothing; fine inside a container).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing OS packages: ${missing[*]}"
     as_root apt-get update -qq

@@ -66,7 +66,7 @@ def exit_code(status: dict[str, Any]) -> int:
 
 def _describe_box(config: AgentConfig, store: StoreReader) -> dict[str, Any]:
     kind = config.device.kind
-    box = importlib.import_module(f"edge.{kind}.box")
+    box = importlib.import_module(f"edge.{kind}.box")  # its STATE_KEY and load_controller
     saved = store.get_state(box.STATE_KEY)
     try:
         described: dict[str, Any] = box.load_controller(getattr(config, kind), saved).describe()

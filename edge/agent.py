@@ -124,6 +124,7 @@ class Agent:
                 version=agent_version(),
             )
             self.journal.ready()
+            self._heartbeat()
             self.notifier.ready(self._service_status("ready"))
             await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
         failed = False

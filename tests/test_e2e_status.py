@@ -132,6 +132,7 @@ def test_status_after_a_stop_and_after_a_kill(tmp_path: Path) -> None:
         code, shown, text = status(rig)
         assert (code, shown["agent"]["state"]) == (3, "stopped")
         assert shown["agent"]["stopped_at"]
+        assert shown["mqtt"]["connected"] is False
         rig.start_agent()
         assert status(rig)[0] == 0
         rig.kill_agent()

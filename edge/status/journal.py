@@ -1,6 +1,6 @@
 """The running agent's side of `edge-agent status`: what it writes to the store, and when.
 
-Written on start, on ready, on stop, with every clock checkpoint (the heartbeat, carrying
+Written on start, on ready and on stop, with every clock checkpoint (the heartbeat, carrying
 the latest telemetry), and within a second of a new fault or a change of the broker
 connection. Nothing here is on a command's path.
 """
@@ -53,12 +53,15 @@ class StatusJournal:
         self._write_agent()
 
     def ready(self) -> None:
-        self._agent["ready_at"] = self._agent["heartbeat_at"] = self._clock.now().wall
-        self._write_agent()
+        """Marks the agent ready; written with the next heartbeat (the caller's, right away)."""
+        self._agent["ready_at"] = self._clock.now().wall
 
     def stopped(self) -> None:
-        self._agent["stopped_at"] = self._clock.now().wall
-        self._write_agent()
+        now = self._clock.now().wall
+        self._agent["stopped_at"] = now
+        with self._store.transaction() as tx:
+            tx.put_state(AGENT_STATE_KEY, self._agent)
+            tx.put_state(LINK_STATE_KEY, {"connected": False, "since": now})
 
     def heartbeat(self, tx: Transaction, telemetry: dict[str, Any]) -> None:
         """Inside the caller's transaction (the clock checkpoint's), so it costs no fsync."""

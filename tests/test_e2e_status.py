@@ -109,7 +109,9 @@ def test_outbox_and_status_while_the_broker_is_down(tmp_path: Path) -> None:
         slots = {s["slot"]: s for s in down["box"]["slots"]}
         assert slots[slot]["state"] == "occupied"
         assert slots[slot]["bank_id"] == "RT-DOWN1"
-        assert f"{slot:>4} occupied         RT-DOWN1" in status(rig)[2]
+        text = status(rig)[2]
+        assert f"{slot:>4} occupied         RT-DOWN1" in text
+        assert '"boards":[{"address":1,"state":"ok"}' in text  # heartbeat telemetry, as JSON
 
         rig.broker.start()
         rig.wait_record("bank_in", slot=slot)

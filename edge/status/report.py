@@ -8,6 +8,7 @@ with its last heartbeat, and says how old it is.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -144,7 +145,9 @@ def format_status(status: dict[str, Any], now: datetime | None = None) -> str:
     telemetry = status["telemetry"]
     if telemetry:
         fields = " ".join(
-            f"{key}={value}" for key, value in telemetry.items() if key not in ("ts", "slots")
+            f"{key}={json.dumps(value, separators=(',', ':'))}"
+            for key, value in telemetry.items()
+            if key not in ("ts", "slots")
         )
         lines.append(_row("telemetry", f"as of {_when(telemetry.get('ts'), now)}: {fields}"))
     return "\n".join(lines)

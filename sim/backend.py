@@ -7,7 +7,8 @@ command, mutate the dict (after signing for bad_signature, or re-`sign` it for t
     python -m sim.backend pubkey --key backend.key
     python -m sim.backend sign --key backend.key --device car-0001 --type unlock \\
         --args '{"order_id": "o1"}' [--ttl 60]              # prints the signed envelope
-    mosquitto_pub -q 1 -t fleet/v1/car-0001/commands -m "$(python -m sim.backend sign ...)"
+    python -m sim.backend send --url mqtt://127.0.0.1:1883 --key backend.key \\
+        --device car-0001 --type unlock --args '{"order_id": "o1"}'    # prints the reply
 """
 
 from __future__ import annotations
@@ -244,12 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     pubkey = sub.add_parser("pubkey", help="print the public key of a key file")
     pubkey.add_argument("--key", required=True, type=Path)
     signer = sub.add_parser("sign", help="print a signed command envelope")
-    signer.add_argument("--key", required=True, type=Path)
-    signer.add_argument("--device", required=True, help="device_id")
-    signer.add_argument("--type", required=True, choices=sorted(COMMANDS))
-    signer.add_argument("--args", default="{}", help="the args, a JSON object")
-    signer.add_argument("--ttl", type=float, default=60, help="seconds until it expires")
-    signer.add_argument("--unchecked", action="store_true", help="sign args that do not fit")
+    sender = sub.add_parser("send", help="sign, publish to the box's broker, print the reply")
+    sender.add_argument("--url", required=True, help="the broker: mqtt://host:port or mqtts://")
+    sender.add_argument("--ca-file", type=Path, help="CA bundle for mqtts")
+    sender.add_argument("--timeout", type=float, default=15, help="seconds to wait for a reply")
+    for command in (signer, sender):
+        command.add_argument("--key", required=True, type=Path)
+        command.add_argument("--device", required=True, help="device_id")
+        command.add_argument("--type", required=True, choices=sorted(COMMANDS))
+        command.add_argument("--args", default="{}", help="the args, a JSON object")
+        command.add_argument("--ttl", type=float, default=60, help="seconds until it expires")
+        command.add_argument("--unchecked", action="store_true", help="sign args that do not fit")
     options = parser.parse_args(argv)
 
     try:
@@ -274,8 +280,27 @@ def main(argv: list[str] | None = None) -> int:
         detail = str(exc) if not isinstance(exc, ValidationError) else _short(exc)
         print(f"error: {detail}", file=sys.stderr)
         return 2
-    print(json.dumps(envelope, ensure_ascii=False))
-    return 0
+    if options.action == "sign":
+        print(json.dumps(envelope, ensure_ascii=False))
+        return 0
+    return _send(options, envelope)
+
+
+def _send(options: argparse.Namespace, envelope: dict[str, Any]) -> int:
+    from edge.mqtt.config import MqttConfig
+    from sim.send import send_and_wait
+
+    try:
+        config = MqttConfig(url=options.url, ca_file=options.ca_file)
+        reply = send_and_wait(config, envelope, options.timeout)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if reply is None:
+        print(f"error: no reply to {envelope['id']} within {options.timeout} s", file=sys.stderr)
+        return 1
+    print(json.dumps(reply, ensure_ascii=False))
+    return 0 if reply.get("status") == "ok" else 3
 
 
 def _short(error: ValidationError) -> str:

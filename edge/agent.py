@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from edge.box import Box, BoxServices
+from edge.clock import STATE_KEY as CLOCK_STATE_KEY
 from edge.clock import BoxClock
 from edge.commands import CommandVerifier
 from edge.config import AgentConfig
@@ -49,7 +50,7 @@ class Agent:
         self.config = config
         self.log = get_logger("agent")
         self.store = Store(config.storage.path, config.device.id)
-        self.clock = BoxClock(self.store.get_state("clock"))
+        self.clock = BoxClock(self.store.get_state(CLOCK_STATE_KEY))
         self._telemetry_due = asyncio.Event()
         self.link: MqttLink | None = None
         self.notifier = SystemdNotifier.from_env()
@@ -144,8 +145,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(StoreError):  # the failure that stopped us may be the store's
-            self._checkpoint_clock()
-            self.journal.stopped()
+            self._heartbeat(stopping=True)
         self.store.close()
         self.log.info("agent.stopped")
         return not failed
@@ -161,21 +161,20 @@ class Agent:
         gap = min(TELEMETRY_MIN_GAP_S, interval)
         while True:
             self._telemetry_due.clear()
-            ts = self.clock.now().wall
-            self.link.publish_telemetry({"ts": ts, **self.box.telemetry()})
+            self.link.publish_telemetry(self._telemetry_snapshot())
             await asyncio.sleep(gap)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._telemetry_due.wait(), interval - gap)
 
-    def _checkpoint_clock(self) -> None:
-        with self.store.transaction() as tx:
-            tx.put_state("clock", self.clock.checkpoint_state())
+    def _telemetry_snapshot(self) -> dict[str, Any]:
+        return {"ts": self.clock.now().wall, **self.box.telemetry()}
 
-    def _heartbeat(self) -> None:
-        telemetry = {"ts": self.clock.now().wall, **self.box.telemetry()}
+    def _heartbeat(self, *, stopping: bool = False) -> None:
+        """The clock checkpoint and the status journal's heartbeat, in one commit."""
+        telemetry = self._telemetry_snapshot()
         with self.store.transaction() as tx:
-            tx.put_state("clock", self.clock.checkpoint_state())
-            self.journal.heartbeat(tx, telemetry)
+            tx.put_state(CLOCK_STATE_KEY, self.clock.checkpoint_state())
+            self.journal.heartbeat(tx, telemetry, stopping=stopping)
 
     async def _housekeeping(self) -> None:
         last_purge = 0.0

@@ -3,6 +3,7 @@ through their JSON lines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -95,6 +96,16 @@ class JsonLinesProcess:
             self.seen.append(event)
             if match(event):
                 return event
+
+    def logged(self, event: str | None = None) -> list[Event]:
+        """Every JSON line printed so far (only those named `event`), waited for or not."""
+        lines = []
+        for raw in list(self.raw):
+            with contextlib.suppress(json.JSONDecodeError):
+                line = json.loads(raw)
+                if isinstance(line, dict) and (event is None or line.get("event") == event):
+                    lines.append(line)
+        return lines
 
     def wait_event(self, event: str, /, timeout: float = 10.0, **fields: Any) -> Event:
         return self.wait_for(

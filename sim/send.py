@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.mqtt.config import MqttConfig
+from edge.mqtt.link import apply_credentials
 from edge.mqtt.topics import Topics
 
 
@@ -32,14 +33,7 @@ def send_and_wait(
             replied.set()
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"send-{envelope['id']}")
-    if config.username is not None:
-        client.username_pw_set(config.username, config.password)
-    if config.tls:
-        client.tls_set(
-            ca_certs=None if config.ca_file is None else str(config.ca_file),
-            certfile=None if config.cert_file is None else str(config.cert_file),
-            keyfile=None if config.key_file is None else str(config.key_file),
-        )
+    apply_credentials(client, config)
     client.on_message = on_message
     client.on_subscribe = lambda *args: subscribed.set()
     client.connect(config.host, config.port, keepalive=30)

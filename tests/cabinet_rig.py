@@ -95,24 +95,11 @@ class CabinetRig(BoxRig):
         self.sim.wait_event("inserted", slot=slot)
 
     def sim_lines(self, event: str | None = None) -> list[Event]:
-        lines = []
-        for raw in list(self.sim.raw):
-            with contextlib.suppress(json.JSONDecodeError):
-                line = json.loads(raw)
-                if event is None or line.get("event") == event:
-                    lines.append(line)
-        return lines
+        return self.sim.logged(event)
 
     def agent_lines(self, event: str) -> list[Event]:
         """Log lines named `event` of every agent run so far."""
-        lines = []
-        for agent in self.agents:
-            for raw in list(agent.raw):
-                with contextlib.suppress(json.JSONDecodeError):
-                    line = json.loads(raw)
-                    if line.get("event") == event:
-                        lines.append(line)
-        return lines
+        return [line for agent in self.agents for line in agent.logged(event)]
 
     # --- what the cloud got ---------------------------------------------------------
 

@@ -5,7 +5,6 @@ until it appears; an unusable store refused at start with one clear line."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 import tomllib
@@ -102,8 +101,7 @@ def test_missing_hardware_is_retried_with_backoff_until_it_appears(
         assert str(adapter) in str(first)
         agent.wait_event(failure, timeout=15)
         agent.wait_event(failure, timeout=15)
-        lines = [json.loads(line) for line in agent.raw]
-        delays = [e["retry_in_s"] for e in lines if e.get("event") == failure]
+        delays = [e["retry_in_s"] for e in agent.logged(failure)]
         assert len(delays) >= 3
         if kind == "parking":  # serial: 0.5, 1, 2 ... s
             assert delays[:3] == [0.5, 1.0, 2.0]
@@ -136,13 +134,12 @@ def test_a_store_that_cannot_be_written_is_refused_at_start(tmp_path: Path) -> N
         assert agent.proc.wait(timeout=20) == 1
     finally:
         agent.kill()
-    lines = [json.loads(line) for line in agent.raw]
-    unusable = [e for e in lines if e.get("event") == "agent.store_unusable"]
+    unusable = agent.logged("agent.store_unusable")
     assert len(unusable) == 1
     assert unusable[0]["path"] == str(not_a_directory / "edge.db")
     assert unusable[0]["level"] == "error"
     assert unusable[0]["error"]
-    assert not any(e.get("event") == "agent.ready" for e in lines)
+    assert agent.logged("agent.ready") == []
 
 
 def test_outside_systemd_nothing_is_sent(tmp_path: Path) -> None:
@@ -154,5 +151,4 @@ def test_outside_systemd_nothing_is_sent(tmp_path: Path) -> None:
         time.sleep(1.0)
         assert agent.proc.poll() is None
         assert rig.command("lower", order_id="o-plain")["status"] == "ok"
-        lines = [json.loads(line) for line in agent.raw]
-        assert not any(e.get("event") == "agent.task_failed" for e in lines)
+        assert agent.logged("agent.task_failed") == []

@@ -136,17 +136,7 @@ class MqttLink:
             manual_ack=True,
         )
         client.will_set(self._topics.status, STATUS_OFFLINE, qos=1, retain=True)
-        if config.username is not None:
-            client.username_pw_set(config.username, config.password)
-        if config.tls:
-            try:
-                client.tls_set(
-                    ca_certs=_path_or_none(config.ca_file),
-                    certfile=_path_or_none(config.cert_file),
-                    keyfile=_path_or_none(config.key_file),
-                )
-            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-                raise MqttSetupError(f"mqtt TLS files: {exc}") from exc
+        apply_credentials(client, config)
         client.connect_async(config.host, config.port, keepalive=config.keepalive_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -418,6 +408,21 @@ class MqttLink:
         else:
             self._subscribed = True
             self._log.debug("mqtt.subscribed", topic=self._topics.commands)
+
+
+def apply_credentials(client: mqtt.Client, config: MqttConfig) -> None:
+    """The [mqtt] username, password and TLS files, onto a paho client."""
+    if config.username is not None:
+        client.username_pw_set(config.username, config.password)
+    if config.tls:
+        try:
+            client.tls_set(
+                ca_certs=_path_or_none(config.ca_file),
+                certfile=_path_or_none(config.cert_file),
+                keyfile=_path_or_none(config.key_file),
+            )
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise MqttSetupError(f"mqtt TLS files: {exc}") from exc
 
 
 def _path_or_none(path: object) -> str | None:

@@ -1,8 +1,8 @@
 """The running agent's side of `edge-agent status`: what it writes to the store, and when.
 
-Written on start, on ready and on stop, with every clock checkpoint (the heartbeat, carrying
-the latest telemetry), and within a second of a new fault or a change of the broker
-connection. Nothing here is on a command's path.
+Written with every clock checkpoint (the heartbeat, carrying the latest telemetry: as the
+agent starts, on ready, every 30 s, on stop), and within a second of a new fault or a change
+of the broker connection. Nothing here is on a command's path.
 """
 
 from __future__ import annotations
@@ -48,25 +48,23 @@ class StatusJournal:
         self._fault_seen = 0 if faults.last is None else faults.last.number
         self._connected: bool | None = None
 
+    # started() and ready() only mark the time: the caller's next heartbeat writes it (the
+    # housekeeping's first one runs as the agent starts; the agent writes one on ready).
     def started(self) -> None:
-        self._agent["started_at"] = self._agent["heartbeat_at"] = self._clock.now().wall
-        self._write_agent()
+        self._agent["started_at"] = self._clock.now().wall
 
     def ready(self) -> None:
-        """Marks the agent ready; written with the next heartbeat (the caller's, right away)."""
         self._agent["ready_at"] = self._clock.now().wall
 
-    def stopped(self) -> None:
+    def heartbeat(self, tx: Transaction, telemetry: dict[str, Any], *, stopping: bool) -> None:
+        """Inside the caller's transaction (the clock checkpoint's), so it costs no fsync.
+        The last one, `stopping`, marks the agent stopped and the broker left."""
         now = self._clock.now().wall
-        self._agent["stopped_at"] = now
-        with self._store.transaction() as tx:
-            tx.put_state(AGENT_STATE_KEY, self._agent)
-            tx.put_state(LINK_STATE_KEY, {"connected": False, "since": now})
-
-    def heartbeat(self, tx: Transaction, telemetry: dict[str, Any]) -> None:
-        """Inside the caller's transaction (the clock checkpoint's), so it costs no fsync."""
-        self._agent["heartbeat_at"] = self._clock.now().wall
+        self._agent["heartbeat_at"] = now
         self._agent["telemetry"] = telemetry
+        if stopping:
+            self._agent["stopped_at"] = now
+            tx.put_state(LINK_STATE_KEY, {"connected": False, "since": now})
         tx.put_state(AGENT_STATE_KEY, self._agent)
 
     async def watch(self, connected: Callable[[], bool]) -> None:
@@ -90,7 +88,3 @@ class StatusJournal:
                     LINK_STATE_KEY, {"connected": connected, "since": self._clock.now().wall}
                 )
                 self._connected = connected
-
-    def _write_agent(self) -> None:
-        with self._store.transaction() as tx:
-            tx.put_state(AGENT_STATE_KEY, self._agent)

@@ -11,7 +11,7 @@ latency end to end (not a test).
    (firmware_protocol/slotboard/timing.py). The simulator paces its pty to the baud rate in
    both directions (sim/serial_port.py), so the wire time is in the measurement; the rest is
    the two processes' work, the pacer's 1 ms tick and the link's inter-frame gap.
-2. Rent -> eject: a whole box (sim/rig.py: mosquitto, `edge-sim cabinet`, the agent as a
+2. Rent -> eject: a whole box (testbed/rig.py: mosquitto, `edge-sim cabinet`, the agent as a
    process, the signing cloud). Each sample is one signed `rent` (count 1); the figure is the
    agent's own `command.accepted` log line to its `cabinet.eject_sent` line for that command
    (the eject handed to the link), from their `ts`. Also shown: the cloud's publish to the
@@ -46,8 +46,8 @@ from firmware_protocol.slotboard import (  # noqa: E402
     build_response,
     timing,
 )
-from sim.harness import Event, SimProcess  # noqa: E402
-from sim.rig import BoxRig  # noqa: E402
+from testbed.processes import Event, SimProcess  # noqa: E402
+from testbed.rig import BoxRig  # noqa: E402
 
 BOARDS = (1, 2, 3)
 BAUDRATE = 115200

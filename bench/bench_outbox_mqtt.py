@@ -31,7 +31,7 @@ from edge.mqtt import MqttLink  # noqa: E402
 from edge.mqtt.link import OUTBOX_WINDOW  # noqa: E402
 from edge.store import OutboxItem, Store  # noqa: E402
 from edge.timefmt import utc_now_rfc3339  # noqa: E402
-from sim.broker import Mosquitto  # noqa: E402
+from testbed.broker import Mosquitto  # noqa: E402
 
 DEVICE = "bench-0001"
 

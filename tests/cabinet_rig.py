@@ -1,5 +1,5 @@
 """The cabinet box end to end, for the tests: the agent and `edge-sim cabinet` as processes, the
-slot boards on a pty, a private mosquitto and the signing backend (sim/rig.py), plus the helpers
+slot boards on a pty, a private mosquitto and the signing backend (testbed/rig.py), plus the helpers
 and invariants the cabinet end-to-end tests share."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sim.harness import Event
-from sim.rig import BoxRig, closed_after
+from testbed.processes import Event
+from testbed.rig import BoxRig, closed_after
 
 DEVICE = "cab-e2e"
 BOARDS = [1, 2, 3]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from sim.broker import CloudClient, Mosquitto
+from testbed.broker import CloudClient, Mosquitto
 
 THREAD_GRACE_S = 3.0
 

@@ -1,5 +1,5 @@
 """The parking box end to end, for the tests: the agent and `edge-sim parking` as processes, the
-slot-board line on a pty, a private mosquitto and the signing backend (sim/rig.py), plus the
+slot-board line on a pty, a private mosquitto and the signing backend (testbed/rig.py), plus the
 helpers and invariants the parking end-to-end tests share."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from vehicle_rig import seconds_between
 
-from sim.harness import Event
-from sim.rig import BoxRig, closed_after
+from testbed.processes import Event
+from testbed.rig import BoxRig, closed_after
 
 DEVICE = "park-e2e"
 MOVE_MS = 300  # the arm's travel end to end: a lower or raise replies in about half a second

@@ -1,5 +1,5 @@
-"""Test-side names for the shared process harness (sim/harness.py)."""
+"""Test-side names for the shared process harness (testbed/processes.py)."""
 
-from sim.harness import AgentProcess, JsonLinesProcess, SimProcess, write_toml
+from testbed.processes import AgentProcess, JsonLinesProcess, SimProcess, write_toml
 
 __all__ = ["AgentProcess", "JsonLinesProcess", "SimProcess", "write_toml"]

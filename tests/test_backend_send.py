@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.harness import REPO
-from sim.rig import BoxRig, closed_after
+from testbed.processes import REPO
+from testbed.rig import BoxRig, closed_after
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

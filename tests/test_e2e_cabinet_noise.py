@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from cabinet_rig import CabinetRig, assert_agent_serving, assert_records_sound, cabinet_rig
 
-from sim.broker import Received
+from testbed.broker import Received
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

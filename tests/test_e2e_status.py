@@ -16,7 +16,7 @@ from cabinet_rig import CabinetRig, cabinet_rig, empty
 from vehicle_rig import VehicleRig, vehicle_rig
 
 from edge.version import agent_version
-from sim.harness import REPO
+from testbed.processes import REPO
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

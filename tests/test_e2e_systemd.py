@@ -15,8 +15,8 @@ import pytest
 from notify_socket import FakeNotifySocket
 
 from edge.version import agent_version
-from sim.harness import AgentProcess, write_toml
-from sim.rig import BoxRig, closed_after
+from testbed.processes import AgentProcess, write_toml
+from testbed.rig import BoxRig, closed_after
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

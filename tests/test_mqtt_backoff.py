@@ -13,7 +13,7 @@ from mqtt_agent import make_link, running, until
 
 from edge.mqtt.backoff import Backoff
 from edge.store import Store
-from sim.broker import CloudClient, Mosquitto
+from testbed.broker import CloudClient, Mosquitto
 
 DEVICE = "car-0001"
 

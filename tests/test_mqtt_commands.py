@@ -10,7 +10,7 @@ import pytest
 from mqtt_agent import make_link, running, until
 
 from edge.store import Store
-from sim.broker import CloudClient, Mosquitto
+from testbed.broker import CloudClient, Mosquitto
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

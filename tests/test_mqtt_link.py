@@ -11,7 +11,7 @@ import pytest
 from mqtt_agent import VERSION, add_records, make_link, running, until
 
 from edge.store import Store
-from sim.broker import CloudClient, Mosquitto, Received, retained
+from testbed.broker import CloudClient, Mosquitto, Received, retained
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

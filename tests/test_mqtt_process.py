@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sim.broker import CloudClient, Mosquitto, retained
+from testbed.broker import CloudClient, Mosquitto, retained
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

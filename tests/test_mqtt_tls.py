@@ -11,7 +11,7 @@ from mqtt_agent import add_records, make_link, running, until
 
 from edge.mqtt import MqttSetupError
 from edge.store import Store
-from sim.broker import CloudClient, Mosquitto, TlsFiles, make_tls_files
+from testbed.broker import CloudClient, Mosquitto, TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

@@ -18,7 +18,7 @@ from notify_socket import FakeNotifySocket
 from edge.agent import Agent
 from edge.config import load_config
 from edge.systemd import ServiceHeartbeat, SystemdNotifier, watchdog_interval_s
-from sim.rig import BoxRig, closed_after
+from testbed.rig import BoxRig, closed_after
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

@@ -1,5 +1,5 @@
 """The vehicle box end to end, for the tests: the agent and `edge-sim vehicle` as processes,
-SLCAN on a pty, a private mosquitto and the signing backend (sim/rig.py), plus the helpers and
+SLCAN on a pty, a private mosquitto and the signing backend (testbed/rig.py), plus the helpers and
 invariants the end-to-end tests share."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from sim.harness import Event
-from sim.rig import BoxRig, closed_after
+from testbed.processes import Event
+from testbed.rig import BoxRig, closed_after
 
 DEVICE = "car-e2e"
 TARIFF = {

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.rig import BoxRig
+from testbed.rig import BoxRig
 
 TARIFF = {"per_minute_cents": 25, "fuel_price_cents_per_litre": 189, "tank_litres": 50,
           "currency": "EUR"}

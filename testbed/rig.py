@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from edge.wire import validate_outgoing
 from sim.backend import Backend
-from sim.broker import CloudClient, Mosquitto, Received
-from sim.harness import AgentProcess, Event, SimProcess, write_toml
+from testbed.broker import CloudClient, Mosquitto, Received
+from testbed.processes import AgentProcess, Event, SimProcess, write_toml
 
 
 class BoxRig:

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from pydantic import ValidationError
 
 from edge.commands.canonical import canonical_json
-from edge.commands.envelope import COMMANDS
+from edge.commands.table import COMMANDS
 from edge.timefmt import rfc3339
 
 

@@ -37,7 +37,8 @@ from typing import Any, Protocol
 
 import can
 
-from sim.serial_port import OUT_CAP, Pty
+from sim.serial.channel import OUT_CAP
+from sim.serial.pty import Pty
 
 FrameSink = Callable[[can.Message], None]
 

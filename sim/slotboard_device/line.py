@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from firmware_protocol.slotboard import BROADCAST, Frame, FrameReassembler, timing
-from sim.serial_port import SerialLine, open_serial_line
+from sim.serial.lines import SerialLine, open_serial_line
 
 from .board import Board
 from .timers import Timers

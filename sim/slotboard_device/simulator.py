@@ -16,10 +16,11 @@ from typing import Any
 
 from firmware_protocol.slotboard import ResetReason
 from sim.control import ControlError, Simulator, emit, require
+from sim.op_table import Spec
 
 from .board import Board
 from .line import BoardLine
-from .ops import DEFAULT_BER, DEFAULT_DROP, DEFAULT_LATE_MS, MAX_LATE_MS, RESET_REASONS, Spec
+from .ops import DEFAULT_BER, DEFAULT_DROP, DEFAULT_LATE_MS, MAX_LATE_MS, RESET_REASONS
 from .timers import Timers
 
 

@@ -102,7 +102,7 @@ def vehicle_box(
             store=store,
             clock=BoxClock(store.get_state("clock")),
             outbox_changed=lambda: None,
-            publish_event=lambda event: None,
+            publish_event=lambda ts, event: None,
             telemetry_changed=lambda: None,
             logger=structlog.get_logger(component="vehicle"),
         )

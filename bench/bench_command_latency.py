@@ -7,10 +7,10 @@ to /dev/null) running its CanLink on a python-can `virtual` bus, and on the same
 small fake body controller that broadcasts the parked car's status mix at its cycle rates
 and answers every lock / start-enable command with the status frame showing it done, so each
 operation completes. Commands come from sim.backend's Backend, signed, as the bytes MQTT
-would hand over, through the real CommandInbox and CommandVerifier.
+would hand over, through the real CommandGate and CommandVerifier.
 
 After one start_rental, unlock and lock alternate. Each sample runs from the call of
-`await inbox.handle(raw)` to the return of python-can's `bus.send` for the command's
+`await gate.handle(raw)` to the return of python-can's `bus.send` for the command's
 BOX_LockCommand frame (the frame is then in the other bus's queue): JSON and schema checks,
 the Ed25519 signature, the replay lookup, the controller, the durable commit (SQLite WAL,
 synchronous=FULL: one fsync) and the CAN write. The next command goes once the operation
@@ -43,8 +43,8 @@ import structlog  # noqa: E402
 from bench_can_decode import DEVICE, quiet_agent_logging, vehicle_box  # noqa: E402
 
 from edge.can.obd import RESPONSE_TIMEOUT_S  # noqa: E402
+from edge.command_gate import CommandGate  # noqa: E402
 from edge.commands import CommandVerifier  # noqa: E402
-from edge.inbox import CommandInbox  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.vehicle.box import VehicleBox  # noqa: E402
 from firmware_protocol.can import LogicalValue, VehicleCodec  # noqa: E402
@@ -220,7 +220,7 @@ async def measure(workdir: Path, count: int) -> list[Sample]:
         store = box.services.store
         verifier = CommandVerifier.for_config(config)
         log = structlog.get_logger(component="commands")
-        inbox = CommandInbox(verifier, store, box, lambda: None, log)
+        gate = CommandGate(verifier, store, box, lambda: None, log)
         car = FakeBodyController(box.codec, channel)
         ready = asyncio.Event()
         tasks = [asyncio.create_task(box.run(ready)), asyncio.create_task(car.run())]
@@ -229,7 +229,7 @@ async def measure(workdir: Path, count: int) -> list[Sample]:
             await asyncio.sleep(0.3)  # the box has seen every status message
             stopwatch = Stopwatch(box, store, verifier)
             booking = backend.start_rental(DEVICE, "o-1", "bench", TARIFF)
-            await inbox.handle(_raw(booking))
+            await gate.handle(_raw(booking))
             status, last_id = reply_status(store, 0, booking["id"])
             if status != "ok":
                 raise RuntimeError(f"start_rental replied {status}")
@@ -241,7 +241,7 @@ async def measure(workdir: Path, count: int) -> list[Sample]:
                 envelope = build(DEVICE, "o-1", expires_in_s=600)
                 raw = _raw(envelope)
                 sample = stopwatch.start()
-                await inbox.handle(raw)
+                await gate.handle(raw)
                 await box.finish(OPERATION_TIMEOUT_S)
                 sample.finished = time.perf_counter()
                 status, last_id = reply_status(store, last_id, envelope["id"])

@@ -7,20 +7,22 @@ import contextlib
 import signal
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from edge.box import Box, BoxServices
 from edge.clock import STATE_KEY as CLOCK_STATE_KEY
 from edge.clock import BoxClock
+from edge.command_gate import CommandGate
 from edge.commands import CommandVerifier
 from edge.config import AgentConfig
-from edge.inbox import CommandInbox
 from edge.logs import configure, get_logger
 from edge.mqtt.link import MqttLink
+from edge.mqtt.topics import event_message
 from edge.status.journal import StatusJournal
 from edge.store import Store, StoreError
 from edge.systemd import ServiceHeartbeat, SystemdNotifier, watchdog_interval_s
 from edge.version import agent_version
+from edge.wire.fields import EventBody
+from edge.wire.telemetry import Telemetry
 
 CLOCK_CHECKPOINT_S = 30.0
 REPLAY_PURGE_S = 600.0
@@ -71,7 +73,7 @@ class Agent:
             logger=get_logger(config.device.kind),
         )
         self.box = build_box(services)
-        inbox = CommandInbox(
+        gate = CommandGate(
             CommandVerifier.for_config(config),
             self.store,
             self.box,
@@ -84,7 +86,7 @@ class Agent:
             kind=config.device.kind,
             version=agent_version(),
             store=self.store,
-            on_command=inbox.handle,
+            on_command=gate.handle,
             logger=get_logger("mqtt"),
         )
 
@@ -92,9 +94,9 @@ class Agent:
         if self.link is not None:
             self.link.outbox_changed()
 
-    def _publish_event(self, event: dict[str, Any]) -> None:
+    def _publish_event(self, ts: str, event: EventBody) -> None:
         if self.link is not None:
-            self.link.publish_event(event)
+            self.link.publish_event(event_message(ts, event))
 
     async def run(self, stop: asyncio.Event) -> bool:
         """Serves until `stop` is set or a part of the agent fails; False after a failure."""
@@ -166,8 +168,8 @@ class Agent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._telemetry_due.wait(), interval - gap)
 
-    def _telemetry_snapshot(self) -> dict[str, Any]:
-        return {"ts": self.clock.now().wall, **self.box.telemetry()}
+    def _telemetry_snapshot(self) -> Telemetry:
+        return self.box.telemetry(self.clock.now().wall)
 
     def _heartbeat(self, *, stopping: bool = False) -> None:
         """The clock checkpoint and the status journal's heartbeat, in one commit."""

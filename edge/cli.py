@@ -68,11 +68,13 @@ def _report(args: argparse.Namespace, config: AgentConfig) -> int:
 
     if args.command == "status":
         status = gather_status(config)
-        print(json.dumps(status, ensure_ascii=False) if args.json else format_status(status))
+        shown = json.dumps(status.as_json(), ensure_ascii=False)
+        print(shown if args.json else format_status(status))
         return exit_code(status)
     depth, items = list_outbox(config, max(args.limit, 0))
     if args.json:
-        print(json.dumps({"depth": depth, "items": items}, ensure_ascii=False))
+        listed = [item.as_json() for item in items]
+        print(json.dumps({"depth": depth, "items": listed}, ensure_ascii=False))
     else:
         print(format_outbox(depth, items))
     return 0

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from pydantic import BaseModel, JsonValue, ValidationError
 
 from edge.timefmt import rfc3339
 
@@ -62,23 +63,41 @@ def _boot_id() -> str:
         return ""
 
 
+class ClockCheckpoint(BaseModel):
+    """What the store keeps of the clock (under STATE_KEY), written with every heartbeat."""
+
+    boot_id: str
+    offset: float
+    mono: float
+    wall_epoch: float
+    synced: bool
+
+
+def _checkpoint(saved: JsonValue) -> ClockCheckpoint | None:
+    try:
+        return None if not saved else ClockCheckpoint.model_validate(saved)
+    except ValidationError:
+        return None  # unreadable: the clock starts again from zero, as on a new box
+
+
 class BoxClock:
     """The clock every box reads through; `checkpoint_state()` is what the store keeps."""
 
-    def __init__(self, saved: dict[str, Any] | None, *, synced: bool | None = None) -> None:
+    def __init__(self, saved: JsonValue, *, synced: bool | None = None) -> None:
         self._synced = wall_clock_synced() if synced is None else synced
         self._synced_checked = time.monotonic()
         boot = _boot_id()
         boottime = time.clock_gettime(time.CLOCK_BOOTTIME)
-        if not saved:
+        checkpoint = _checkpoint(saved)
+        if checkpoint is None:
             self._offset = 0.0
-        elif saved.get("boot_id") == boot:
-            self._offset = float(saved["offset"])
+        elif checkpoint.boot_id == boot:
+            self._offset = checkpoint.offset
         else:
             gap = 0.0
-            if saved.get("synced") and self._synced:
-                gap = max(0.0, time.time() - float(saved["wall_epoch"]))
-            self._offset = float(saved["mono"]) + gap - boottime
+            if checkpoint.synced and self._synced:
+                gap = max(0.0, time.time() - checkpoint.wall_epoch)
+            self._offset = checkpoint.mono + gap - boottime
         self._boot = boot
 
     def mono(self) -> float:
@@ -93,11 +112,11 @@ class BoxClock:
     def now(self) -> Now:
         return Now(self.mono(), rfc3339(datetime.now(UTC)), self.synced())
 
-    def checkpoint_state(self) -> dict[str, Any]:
-        return {
-            "boot_id": self._boot,
-            "offset": self._offset,
-            "mono": self.mono(),
-            "wall_epoch": time.time(),
-            "synced": self.synced(),
-        }
+    def checkpoint_state(self) -> ClockCheckpoint:
+        return ClockCheckpoint(
+            boot_id=self._boot,
+            offset=self._offset,
+            mono=self.mono(),
+            wall_epoch=time.time(),
+            synced=self.synced(),
+        )

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from can.interfaces import VALID_INTERFACES
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,23 +30,9 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from edge.identity import BOX_KINDS, BoxKind, DeviceId
 from edge.mqtt.config import MqttConfig
 from firmware_protocol.can import ProfileError, load_profile
-
-BoxKind = Literal["vehicle", "cabinet", "parking"]
-BOX_KINDS: tuple[BoxKind, ...] = get_args(BoxKind)
-
-_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
-
-
-def _check_device_id(value: str) -> str:
-    if not _DEVICE_ID.fullmatch(value):
-        raise ValueError("must be 1 to 64 of A-Z a-z 0-9 _ -")
-    return value
-
-
-# Contract section 1. The command envelope's `device_id` has the same shape.
-DeviceId = Annotated[str, AfterValidator(_check_device_id)]
 
 
 def decode_public_key(text: str) -> Ed25519PublicKey:

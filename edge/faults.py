@@ -11,6 +11,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from edge.status.models import FaultState
+
 FAULT_LEVELS: Final = frozenset({"warning", "error", "exception", "critical"})
 DETAIL_MAX_CHARS: Final = 500
 _NOT_DETAIL: Final = frozenset({"event", "level", "ts", "component", "exc_info"})
@@ -25,14 +27,14 @@ class Fault:
     component: str | None
     detail: str
 
-    def as_state(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "level": self.level,
-            "event": self.event,
-            "component": self.component,
-            "detail": self.detail,
-        }
+    def as_state(self) -> FaultState:
+        return FaultState(
+            ts=self.ts,
+            level=self.level,
+            event=self.event,
+            component=self.component,
+            detail=self.detail,
+        )
 
 
 def describe_fields(fields: MutableMapping[str, Any]) -> str:

@@ -6,7 +6,10 @@ snapshot before it carries out anything else.
 """
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Literal
+
+from edge.commands.reply import FailureCode, RejectCode
+from edge.wire.fields import EventBody, RecordBody, ReplyResult
 
 ReplyStatus = Literal["ok", "rejected", "failed"]
 
@@ -25,46 +28,39 @@ class CancelTimer:
 
 
 @dataclass(frozen=True)
-class WriteRecord:
-    """A metered record (contract section 4) without the common fields the store adds."""
-
-    type: str
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Reply:
-    command_id: str
-    status: ReplyStatus
-    code: str | None = None
-    detail: str | None = None
-    result: dict[str, Any] | None = None
-
-
-FAULT_EVENT_SUFFIXES: Final = ("_fault", "_faults", "_failed", "_unreachable")
-FAULT_EVENT_TYPES: Final = frozenset(
-    {"unknown_bank", "slot_unlocked", "forced_removal", "board_slot_count_mismatch"}
-)
-
-
-@dataclass(frozen=True)
-class Event:
-    """For the `events` topic: a fault or state change worth a human's eye."""
-
-    type: str
-    fields: dict[str, Any]
-
-    @property
-    def is_fault(self) -> bool:
-        """Hardware or an operation went wrong (as opposed to a state change)."""
-        if self.fields.get("faults") == []:  # a list of faults that has emptied: all cleared
-            return False
-        return self.type.endswith(FAULT_EVENT_SUFFIXES) or self.type in FAULT_EVENT_TYPES
-
-
-@dataclass(frozen=True)
 class TimerFired:
     name: str
 
 
-CommonIntent = StartTimer | CancelTimer | WriteRecord | Reply | Event
+@dataclass(frozen=True)
+class WriteRecord:
+    """A metered record (contract section 4); the store adds the common fields."""
+
+    record: RecordBody
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The one reply to a command. A `result` that is a record written in the same batch is
+    published as written (with its common fields)."""
+
+    command_id: str
+    status: ReplyStatus
+    code: RejectCode | FailureCode | None = None
+    detail: str | None = None
+    result: ReplyResult | RecordBody | None = None
+
+
+@dataclass(frozen=True)
+class RaiseEvent:
+    """For the `events` topic: a fault or state change worth a human's eye."""
+
+    event: EventBody
+
+
+class HardwareIntent:
+    """A kind's own intent for its hardware (a CAN frame, a board request); the adapter carries
+    it out after the durable intents of the same batch. Subclasses are frozen dataclasses."""
+
+
+Intent = StartTimer | CancelTimer | WriteRecord | Reply | RaiseEvent | HardwareIntent

@@ -11,7 +11,7 @@ import contextlib
 import os
 import tty
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from edge.config import SerialConfig
@@ -101,6 +101,14 @@ class FakeBoard:
     def start(self) -> None:
         asyncio.get_running_loop().add_reader(self.master, self._on_readable)
         self._open = True
+
+    def __enter__(self) -> FakeBoard:
+        """Started for the block (on the running loop), closed after it."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close both ends of the pty: the port the link opened vanishes."""
@@ -257,12 +265,26 @@ async def running_link(
     assert link.pending_request is None
 
 
-async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
+@contextlib.asynccontextmanager
+async def board_and_link(
+    board: FakeBoard, logger: Any = None, **options: Any
+) -> AsyncIterator[SlotBoardLink]:
+    """`board` started and a link on its port (`options` as `config_for` takes them) running
+    for the block, open when it begins; afterwards the link is stopped, then the board closed."""
+    with board:
+        async with running_link(config_for(board.path, **options), logger) as link:
+            yield link
 
 
 def assert_no_other_tasks() -> None:
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """`scenario` on a new loop; it must leave no task behind."""
+
+    async def checked() -> None:
+        await scenario
+        assert_no_other_tasks()
+
+    asyncio.run(checked())

@@ -16,15 +16,15 @@ from pydantic import BaseModel
 from edge.commands import COMMANDS, CommandReply
 from edge.mqtt.topics import Topics
 from edge.version import agent_version
-from edge.wire import (
+from edge.wire.asyncapi import build_document, main, render
+from edge.wire.messages import (
     COMMAND_MODELS,
+    EVENT_MODELS,
+    FAULT_EVENT_TYPES,
     RECORD_MODELS,
     TELEMETRY_MODELS,
-    Event,
-    StatusOffline,
-    StatusOnline,
 )
-from edge.wire.asyncapi import build_document, main, render
+from edge.wire.status import StatusOffline, StatusOnline
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = REPO / "docs" / "asyncapi.json"
@@ -42,7 +42,7 @@ CONTRACT = {  # suffix: (address, action from the box's side, QoS, retained)
 MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "status": {"online": StatusOnline, "offline": StatusOffline},
     "telemetry": {str(kind): model for kind, model in TELEMETRY_MODELS.items()},
-    "events": {"event": Event},
+    "events": dict(EVENT_MODELS),
     "records": dict(RECORD_MODELS),
     "commands": dict(COMMAND_MODELS),
     "replies": {"reply": CommandReply},
@@ -152,18 +152,17 @@ def test_every_message_payload_is_its_model(document: dict[str, Any]) -> None:
             model = MODELS[suffix][name]
             payload = resolve(document, message)["payload"]
             schema = _check_payload(document, payload, model)
-            if suffix == "records":
+            if suffix in ("records", "events"):
                 assert schema["properties"]["type"]["const"] == name
             if suffix == "commands":
                 assert schema["properties"]["type"]["const"] == name
                 _check_payload(document, schema["properties"]["args"], COMMANDS[name].args)
 
 
-def test_records_forbid_unknown_fields_events_allow_them(document: dict[str, Any]) -> None:
+def test_records_and_events_forbid_unknown_fields(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    for model in RECORD_MODELS.values():
+    for model in (*RECORD_MODELS.values(), *EVENT_MODELS.values()):
         assert schemas[model.__name__]["additionalProperties"] is False
-    assert schemas["Event"]["additionalProperties"] is True
     money = schemas["Charges"]["properties"]
     assert {money[name]["type"] for name in ("time_cents", "fuel_cents", "total_cents")} == {
         "integer"
@@ -190,3 +189,13 @@ def test_the_module_runs_as_a_program() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_each_event_says_whether_it_is_a_fault(document: dict[str, Any]) -> None:
+    messages = document["channels"]["events"]["messages"]
+    for event_type in messages:
+        described = resolve(document, messages[event_type])["payload"]
+        summary = document["components"]["schemas"][described["$ref"].rsplit("/", 1)[1]]
+        assert summary["description"].startswith(
+            "A fault" if event_type in FAULT_EVENT_TYPES else "A state change"
+        ), event_type

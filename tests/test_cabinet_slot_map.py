@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.cabinet import events as ev
+from edge.cabinet import inputs
 from edge.cabinet.boards import DOWN_PROBE_S, PROBE_AFTER_S, Boards
 from edge.cabinet.slot_map import BoardSlot, SlotMap
 from firmware_protocol.slotboard import (
@@ -56,11 +56,13 @@ def test_the_config_order_numbers_the_slots() -> None:
 
 def test_board_events_in_cabinet_slots() -> None:
     boards = Boards(SlotMap([1, 2], 8))
-    assert boards.event(2, BankInserted(3, "PB000001", 90)) == ev.BankInserted(11, "PB000001", 90)
-    assert boards.event(2, BankRemoved(8, True)) == ev.BankRemoved(16, True)
-    assert boards.event(1, LockChanged(1, LOCKED)) == ev.LockChanged(1, LOCKED)
+    assert boards.event(2, BankInserted(3, "PB000001", 90)) == inputs.BankInserted(
+        11, "PB000001", 90
+    )
+    assert boards.event(2, BankRemoved(8, True)) == inputs.BankRemoved(16, True)
+    assert boards.event(1, LockChanged(1, LOCKED)) == inputs.LockChanged(1, LOCKED)
     faults = SlotFault.OVERTEMP
-    assert boards.event(1, SlotFaultChanged(2, faults)) == ev.SlotFaultChanged(2, faults)
+    assert boards.event(1, SlotFaultChanged(2, faults)) == inputs.SlotFaultChanged(2, faults)
     assert boards.event(1, BankRemoved(9, False)) is None  # a slot the cabinet does not use
     assert boards.event(1, BoardReset(ResetReason.WATCHDOG)) is None
 

@@ -23,17 +23,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cabinet_harness import wall
+from cabinet_driver import wall
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from edge.cabinet.controller import CabinetController
-from edge.cabinet.events import (
+from edge.cabinet.inputs import (
     BankInserted,
     BankRemoved,
-    BoardEvent,
-    CabinetEvent,
+    CabinetInput,
     Cancel,
     Command,
     EjectDone,
@@ -42,25 +41,18 @@ from edge.cabinet.events import (
     LockChanged,
     LockDone,
     LockFailed,
-    Now,
     Rent,
     Reserve,
     SetSlot,
+    SlotChange,
     SlotFaultChanged,
     SlotReading,
     TimerFired,
 )
-from edge.cabinet.intents import (
-    CancelTimer,
-    Eject,
-    Event,
-    Intent,
-    LockSlot,
-    ReadInventory,
-    Reply,
-    StartTimer,
-    WriteRecord,
-)
+from edge.cabinet.intents import Eject, LockSlot, ReadInventory
+from edge.clock import Now
+from edge.commands.reply import FailureCode
+from edge.intents import CancelTimer, Intent, RaiseEvent, Reply, StartTimer, WriteRecord
 from firmware_protocol.slotboard import LockState, SlotFault
 
 SLOTS = 4
@@ -93,7 +85,7 @@ class Hardware:
     banks: dict[int, Bank | None] = field(default_factory=dict)
     locks: dict[int, LockState] = field(default_factory=dict)
     faults: dict[int, SlotFault] = field(default_factory=dict)
-    queue: list[BoardEvent] = field(default_factory=list)  # on the boards, not yet fetched
+    queue: list[SlotChange] = field(default_factory=list)  # on the boards, not yet fetched
     line: list[Intent] = field(default_factory=list)  # requests not yet carried out
     arrivals: dict[int, Bank] = field(default_factory=dict)  # queued BankInserted -> its bank
 
@@ -170,7 +162,7 @@ class CabinetMachine(RuleBasedStateMachine):
     def now(self) -> Now:
         return Now(self.mono, wall(self.mono), True)
 
-    def feed(self, event_: CabinetEvent) -> None:
+    def feed(self, event_: CabinetInput) -> None:
         self.mono += 0.01
         allowed = self.ejectable(event_)
         intents = self.controller.handle(event_, self.now)
@@ -184,7 +176,7 @@ class CabinetMachine(RuleBasedStateMachine):
             self.ledger.ejected_for.setdefault(event_.order_id, set()).update(ejects)
         self.carry_out(intents)
 
-    def ejectable(self, event_: CabinetEvent) -> set[int]:
+    def ejectable(self, event_: CabinetInput) -> set[int]:
         """The slots a rent may eject, as the controller has told them."""
         if not isinstance(event_, Rent):
             return set()
@@ -192,11 +184,11 @@ class CabinetMachine(RuleBasedStateMachine):
             purpose, held = self.ledger.reserved.get(event_.reservation_id, ("none", set()))
             return set(held) if purpose == "rent" else set()
         return {
-            entry["slot"]
-            for entry in self.controller.view()["slots"]
-            if entry["state"] == "occupied"
-            and entry["bank_id"] is not None
-            and entry["charge_pct"] >= MIN_CHARGE
+            entry.slot
+            for entry in self.controller.view().slots
+            if entry.state == "occupied"
+            and entry.bank_id is not None
+            and entry.charge_pct >= MIN_CHARGE  # type: ignore[operator]
         }
 
     def carry_out(self, intents: list[Intent]) -> None:
@@ -214,7 +206,7 @@ class CabinetMachine(RuleBasedStateMachine):
                     self.take_reply(intent)
                 case WriteRecord():
                     self.take_record(intent)
-                case Event():
+                case RaiseEvent():
                     self.take_event(intent)
 
     def take_reply(self, reply: Reply) -> None:
@@ -231,23 +223,24 @@ class CabinetMachine(RuleBasedStateMachine):
         if isinstance(command, Reserve):
             assert command.reservation_id not in ledger.reserved
             assert reply.result is not None
-            held = set(reply.result["slots"])
+            held = set(reply.result.slots)  # type: ignore[union-attr]
             assert len(held) == command.count
             ledger.reserved[command.reservation_id] = (command.purpose, held)
         elif isinstance(command, Cancel):
             del ledger.reserved[command.reservation_id]
 
     def take_record(self, record: WriteRecord) -> None:
-        fields = record.fields
-        event(f"record {record.type} after restart {fields['observed_after_restart']}")
-        if record.type == "bank_out":
+        fields = record.record.model_dump()
+        record_type = record.record.record_type
+        event(f"record {record_type} after restart {fields['observed_after_restart']}")
+        if record_type == "bank_out":
             assert fields["slot"] in self.ledger.ejected_for.get(fields["order_id"], set())
             assert (fields["order_id"], fields["slot"]) not in {
                 (out["order_id"], out["slot"]) for out in self.ledger.bank_out
             }
             self.ledger.bank_out.append(fields)
         else:
-            assert record.type == "bank_in"
+            assert record_type == "bank_in"
             self.ledger.bank_in.append(fields)
             reservation_id = fields["reservation_id"]
             if reservation_id is not None:
@@ -256,15 +249,16 @@ class CabinetMachine(RuleBasedStateMachine):
                 assert fields["slot"] in held
                 self.ledger.let_go(reservation_id, fields["slot"])
 
-    def take_event(self, intent: Event) -> None:
-        event(f"event {intent.type}")
-        fields = intent.fields
-        if intent.type == "reservation_expired":
+    def take_event(self, intent: RaiseEvent) -> None:
+        event_type = intent.event.event_type
+        event(f"event {event_type}")
+        fields = intent.event.model_dump()
+        if event_type == "reservation_expired":
             purpose, held = self.ledger.reserved.pop(fields["reservation_id"])
             assert (purpose, held) == (fields["purpose"], set(fields["slots"]))
-        elif intent.type == "reservation_slot_lost":
+        elif event_type == "reservation_slot_lost":
             self.ledger.let_go(fields["reservation_id"], fields["slot"])
-        elif intent.type == "forced_removal":
+        elif event_type == "forced_removal":
             self.ledger.forced.append(fields)
 
     def command(self, command: Command) -> None:
@@ -342,7 +336,9 @@ class CabinetMachine(RuleBasedStateMachine):
         assert isinstance(request, Eject | LockSlot)
         slot = request.slot
         if outcome in ("timeout", "refuse"):
-            code = "hardware_timeout" if outcome == "timeout" else "hardware_fault"
+            code = (
+                FailureCode.HARDWARE_TIMEOUT if outcome == "timeout" else FailureCode.HARDWARE_FAULT
+            )
             self.feed(
                 EjectFailed(slot, code) if isinstance(request, Eject) else LockFailed(slot, code)
             )
@@ -353,7 +349,7 @@ class CabinetMachine(RuleBasedStateMachine):
             hw.set_faults(slot, hw.faults[slot] & ~SlotFault.LOCK_STUCK)
             return
         if hw.banks[slot] is None or hw.faults[slot] & SlotFault.LOCK_STUCK:
-            self.feed(EjectFailed(slot, "hardware_fault"))  # NO_BANK, HARDWARE_FAULT
+            self.feed(EjectFailed(slot, FailureCode.HARDWARE_FAULT))  # NO_BANK, HARDWARE_FAULT
         elif outcome == "stick":
             self.feed(EjectDone(slot, LOCKED))
             hw.set_faults(slot, hw.faults[slot] | SlotFault.LOCK_STUCK)
@@ -437,7 +433,7 @@ class CabinetMachine(RuleBasedStateMachine):
     @rule(seconds_down=st.sampled_from([0, 5, 700]))
     def crash_and_restart(self, seconds_down: int) -> None:
         before = self.controller.view()
-        snapshot = json.loads(json.dumps(self.controller.snapshot()))
+        snapshot = json.loads(self.controller.snapshot().model_dump_json())
         self.controller = CabinetController.restore(snapshot, SLOTS, MIN_CHARGE, TAKE_TIMEOUT_S)
         assert self.controller.view() == before
         # Requests not carried out and outcomes not fed are lost; so are timers.
@@ -464,9 +460,9 @@ class CabinetMachine(RuleBasedStateMachine):
     @invariant()
     def reserved_as_told(self) -> None:
         shown = {
-            entry["slot"]: entry["state"]
-            for entry in self.controller.view()["slots"]
-            if entry["state"].startswith("reserved_")
+            entry.slot: entry.state
+            for entry in self.controller.view().slots
+            if entry.state.startswith("reserved_")
         }
         told: dict[int, str] = {}
         for purpose, held in self.ledger.reserved.values():
@@ -477,7 +473,7 @@ class CabinetMachine(RuleBasedStateMachine):
 
     @invariant()
     def snapshot_is_json(self) -> None:
-        json.dumps(self.controller.snapshot())
+        json.loads(self.controller.snapshot().model_dump_json())
 
     def teardown(self) -> None:
         if not self.hw.banks:
@@ -499,7 +495,7 @@ class CabinetMachine(RuleBasedStateMachine):
         ledger = self.ledger
         assert set(ledger.replies) == set(ledger.commands)
         # Banks are conserved, and each record matches what happened.
-        tracked = [slot["bank"] for slot in self.controller.snapshot()["slots"]]
+        tracked = [slot["bank"] for slot in self.controller.snapshot().model_dump()["slots"]]
         physical = [self.hw.banks[slot] for slot in range(1, SLOTS + 1)]
         assert [None if bank is None else bank["bank_id"] for bank in tracked] == [
             None if bank is None else bank.bank_id for bank in physical

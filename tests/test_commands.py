@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.cabinet.commands import RentArgs
 from edge.commands import (
     COMMAND_TYPES,
     COMMANDS,
@@ -24,9 +25,9 @@ from edge.commands import (
     RejectCode,
     canonical_json,
 )
-from edge.commands.envelope import RentArgs, StartRentalArgs
 from edge.commands.verify import MAX_COMMAND_BYTES
 from edge.config import BoxKind
+from edge.vehicle.commands import StartRentalArgs
 from sim.backend import Backend, BackendKeys
 
 NOW = datetime(2026, 11, 23, 18, 14, 27, 123000, tzinfo=UTC)
@@ -213,7 +214,8 @@ BAD_SCHEMA: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "litres-absurd": ("start_rental", _with_args(tariff={**TARIFF, "tank_litres": 1e300})),
     "litres-too-fine": ("start_rental", _with_args(tariff={**TARIFF, "tank_litres": 42.0001})),
     "price-absurd": (
-        "start_rental", _with_args(tariff={**TARIFF, "fuel_price_cents_per_litre": 10**30})
+        "start_rental",
+        _with_args(tariff={**TARIFF, "fuel_price_cents_per_litre": 10**30}),
     ),
 }
 

@@ -163,3 +163,13 @@ def test_event_names_are_well_formed_and_listed_once() -> None:
     assert not bad, f"event names not of the form component.what_happened: {bad}"
     levels = {level for levels in documented.values() for level in levels}
     assert levels <= set(METHOD_LEVELS.values()), levels
+
+
+def test_the_box_fault_row_lists_exactly_the_fault_event_types() -> None:
+    from edge.wire.messages import FAULT_EVENT_TYPES
+
+    (row,) = [line for line in DOC.read_text().splitlines() if line.startswith("| `box.fault` |")]
+    meaning = row.split("|")[3]
+    types = meaning.split("The fault types:")[1].split("(each kind")[0]
+    listed = set(re.findall(r"`([a-z_]+)`", types))
+    assert listed == set(FAULT_EVENT_TYPES)

@@ -22,36 +22,29 @@ from typing import Any
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from vehicle_harness import wall
+from vehicle_driver import wall
 
+from edge.clock import Now
+from edge.commands import FailureCode
+from edge.intents import CancelTimer, Intent, RaiseEvent, Reply, StartTimer, TimerFired, WriteRecord
 from edge.parking.controller import ParkingController
-from edge.parking.events import (
+from edge.parking.inputs import (
     Command,
     GroundLockFaultChanged,
     LockStatus,
     Lower,
     LowerDone,
     LowerFailed,
-    Now,
     OccupancyChanged,
-    ParkingEvent,
+    ParkingInput,
     PositionChanged,
     Raise,
     RaiseDone,
     RaiseFailed,
     Report,
-    TimerFired,
 )
-from edge.parking.intents import (
-    CancelTimer,
-    Event,
-    Intent,
-    LowerLock,
-    RaiseLock,
-    Reply,
-    StartTimer,
-    WriteRecord,
-)
+from edge.parking.intents import LowerLock, RaiseLock
+from edge.parking.records import ParkingEnded, ParkingStarted
 from firmware_protocol.slotboard import GroundLockFault, Position
 
 MOVE_TIMEOUT_S = 10.0
@@ -118,7 +111,7 @@ class ParkingMachine(RuleBasedStateMachine):
     def now(self) -> Now:
         return Now(self.mono, wall(self.mono), True)
 
-    def feed(self, event_: ParkingEvent) -> None:
+    def feed(self, event_: ParkingInput) -> None:
         match event_:
             case LockStatus(position=position, car_present=car, faults=faults):
                 self.told.position, self.told.car, self.told.faults = position, car, faults
@@ -154,21 +147,21 @@ class ParkingMachine(RuleBasedStateMachine):
                     self.replies[intent.command_id] = intent
                     command = type(self.commands[intent.command_id]).__name__
                     event(f"reply {command} {intent.status} {intent.code}")
-                case WriteRecord(type="parking_started", fields=fields):
+                case WriteRecord(record=ParkingStarted() as started):
                     event("record parking_started")
                     assert self.told.position is Position.LOWERED
                     assert self.parked is None
-                    assert fields["order_id"] not in self.ended
-                    self.parked = fields["order_id"]
-                case WriteRecord(type="parking_ended", fields=fields):
+                    assert started.order_id not in self.ended
+                    self.parked = started.order_id
+                case WriteRecord(record=ParkingEnded() as ended):
                     event("record parking_ended")
                     assert self.told.position is Position.RAISED
-                    assert fields["order_id"] == self.parked
-                    assert fields["duration_s"] >= 0
-                    self.ended.add(fields["order_id"])
+                    assert ended.order_id == self.parked
+                    assert ended.duration_s >= 0
+                    self.ended.add(ended.order_id)
                     self.parked = None
-                case Event(type=kind):
-                    event(f"event {kind}")
+                case RaiseEvent(event=raised):
+                    event(f"event {raised.event_type}")
 
     def command(self, command: Command) -> None:
         self.commands[command.command_id] = command
@@ -214,8 +207,9 @@ class ParkingMachine(RuleBasedStateMachine):
         up = isinstance(request, RaiseLock)
         target = Position.RAISED if up else Position.LOWERED
         if outcome in ("timeout", "refuse"):
-            code = "hardware_timeout" if outcome == "timeout" else "hardware_fault"
-            self.feed(RaiseFailed(code) if up else LowerFailed(code))  # type: ignore[arg-type]
+            timeout = outcome == "timeout"
+            code = FailureCode.HARDWARE_TIMEOUT if timeout else FailureCode.HARDWARE_FAULT
+            self.feed(RaiseFailed(code) if up else LowerFailed(code))
         elif up and board.car:
             self.feed(RaiseFailed("occupied"))
         elif board.position is target:
@@ -280,7 +274,7 @@ class ParkingMachine(RuleBasedStateMachine):
 
     @rule(read_at_once=st.booleans())
     def crash_and_restart(self, read_at_once: bool) -> None:
-        snapshot = json.loads(json.dumps(self.controller.snapshot()))
+        snapshot = json.loads(self.controller.snapshot().model_dump_json())
         self.controller = ParkingController.restore(snapshot, MOVE_TIMEOUT_S)
         self.board.line.clear()
         self.timers.clear()
@@ -299,10 +293,10 @@ class ParkingMachine(RuleBasedStateMachine):
         view = self.controller.view()
         told = self.told.position
         shown = "unknown" if told in (None, Position.UNKNOWN) else told.name.lower()  # type: ignore[union-attr]
-        assert view["lock"] in (shown, "fault")
-        assert view["occupied"] == (None if self.told.faults & SENSOR else self.told.car)
+        assert view.lock in (shown, "fault")
+        assert view.occupied == (None if self.told.faults & SENSOR else self.told.car)
         if self.parked is not None:
-            assert view["order_id"] == self.parked
+            assert view.order_id == self.parked
 
     def teardown(self) -> None:
         for _ in range(40):

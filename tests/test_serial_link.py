@@ -7,9 +7,7 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 from serial_link_board import (
@@ -21,9 +19,9 @@ from serial_link_board import (
     WRONG_SEQ,
     FakeBoard,
     RecordingLogger,
-    assert_no_other_tasks,
+    board_and_link,
     config_for,
-    eventually,
+    run,
     running_link,
 )
 
@@ -43,8 +41,8 @@ from firmware_protocol.slotboard import (
     LockState,
     Pattern,
     SetIndicatorRequest,
-    timing,
 )
+from testbed.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,36 +54,24 @@ def quick_reopen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("edge.serial.link.REOPEN_MIN_S", 0.05)
 
 
-def run(scenario: Coroutine[Any, Any, None]) -> None:
-    async def checked() -> None:
-        await scenario
-        assert_no_other_tasks()
-
-    asyncio.run(checked())
-
-
 def test_hello_and_eject_round_trip() -> None:
     async def scenario() -> None:
         board = FakeBoard(slot_count=8)
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                info = await link.hello(1)
-                assert info == GetInfoResponse(1, BoardKind.CABINET, 8, 0x0102, 0)
-                assert link.reachable(1)
-                answer = await link.request(1, EjectRequest(5))
-                assert answer == EjectResponse(5, LockState.UNLOCKED)
-                assert board.ejects == {5: 1}
-                get_info, eject = board.requests
-                assert get_info.command == Command.GET_INFO
-                assert eject == Frame(1, (get_info.seq + 1) & 0xFF, Command.EJECT, b"\x05")
-                health = link.health()
-                assert health["frames_sent"] == 2
-                assert health["frames_received"] == 2
-                assert health["retries"] == health["timeouts"] == health["late_responses"] == 0
-                assert link.pending_request is None
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            info = await link.hello(1)
+            assert info == GetInfoResponse(1, BoardKind.CABINET, 8, 0x0102, 0)
+            assert link.reachable(1)
+            answer = await link.request(1, EjectRequest(5))
+            assert answer == EjectResponse(5, LockState.UNLOCKED)
+            assert board.ejects == {5: 1}
+            get_info, eject = board.requests
+            assert get_info.command == Command.GET_INFO
+            assert eject == Frame(1, (get_info.seq + 1) & 0xFF, Command.EJECT, b"\x05")
+            health = link.health()
+            assert health.frames_sent == 2
+            assert health.frames_received == 2
+            assert health.retries == health.timeouts == health.late_responses == 0
+            assert link.pending_request is None
 
     run(scenario())
 
@@ -93,17 +79,13 @@ def test_hello_and_eject_round_trip() -> None:
 def test_the_first_request_to_a_board_is_get_info() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                assert not link.reachable(1)
-                await link.request(1, EjectRequest(2))
-                await link.request(1, EjectRequest(3))
-                commands = [frame.command for frame in board.requests]
-                assert commands == [Command.GET_INFO, Command.EJECT, Command.EJECT]
-                assert isinstance(await link.request(1, GetInfoRequest()), GetInfoResponse)
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            assert not link.reachable(1)
+            await link.request(1, EjectRequest(2))
+            await link.request(1, EjectRequest(3))
+            commands = [frame.command for frame in board.requests]
+            assert commands == [Command.GET_INFO, Command.EJECT, Command.EJECT]
+            assert isinstance(await link.request(1, GetInfoRequest()), GetInfoResponse)
 
     run(scenario())
 
@@ -121,19 +103,12 @@ def test_an_answer_that_arrives_during_the_write_resolves_the_request(
         port._on_readable()  # and the link reads it, all before write() returns
 
     async def scenario() -> None:
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                monkeypatch.setattr(SerialPort, "write", write_and_answer_at_once)
-                started = time.monotonic()
-                assert await link.request(1, EjectRequest(4)) == EjectResponse(
-                    4, LockState.UNLOCKED
-                )
-                assert time.monotonic() - started < timing.RESPONSE_TIMEOUT_S
-                assert link.health()["retries"] == 0
-                assert link.health()["late_responses"] == 0
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            monkeypatch.setattr(SerialPort, "write", write_and_answer_at_once)
+            assert await link.request(1, EjectRequest(4)) == EjectResponse(4, LockState.UNLOCKED)
+            # Not missed: it would have been waited out and the request written again.
+            assert link.health().retries == 0
+            assert link.health().late_responses == 0
 
     run(scenario())
 
@@ -141,21 +116,17 @@ def test_an_answer_that_arrives_during_the_write_resolves_the_request(
 def test_retries_resend_the_same_bytes_and_the_board_ejects_once() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.plan.extend([DROP, DROP])  # the first two answers are lost
-                answer = await link.request(1, EjectRequest(7))
-                assert answer == EjectResponse(7, LockState.UNLOCKED)
-                ejects = board.requests_of(Command.EJECT)
-                assert len(ejects) == 3
-                assert ejects[0] == ejects[1] == ejects[2]
-                assert board.ejects == {7: 1}  # the retransmissions were answered from memory
-                assert link.health()["retries"] == 2
-                assert link.health()["timeouts"] == 0
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.plan.extend([DROP, DROP])  # the first two answers are lost
+            answer = await link.request(1, EjectRequest(7))
+            assert answer == EjectResponse(7, LockState.UNLOCKED)
+            ejects = board.requests_of(Command.EJECT)
+            assert len(ejects) == 3
+            assert ejects[0] == ejects[1] == ejects[2]
+            assert board.ejects == {7: 1}  # the retransmissions were answered from memory
+            assert link.health().retries == 2
+            assert link.health().timeouts == 0
 
     run(scenario())
 
@@ -164,38 +135,32 @@ def test_retries_resend_the_same_bytes_and_the_board_ejects_once() -> None:
 def test_a_silent_board_times_out_after_exactly_the_attempts(attempts: int) -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
         logger = RecordingLogger()
-        try:
-            async with running_link(config_for(board.path), logger) as link:
-                await link.hello(1)
-                board.silent = True
-                started = time.monotonic()
-                with pytest.raises(LinkTimeout) as raised:
-                    await link.request(1, EjectRequest(1), timeout_s=FAST_S, attempts=attempts)
-                elapsed = time.monotonic() - started
-                assert raised.value.command == Command.EJECT
-                assert raised.value.attempts == attempts
-                assert attempts * FAST_S <= elapsed < attempts * FAST_S + 0.5
-                ejects = board.requests_of(Command.EJECT)
-                assert len(ejects) == attempts
-                assert len(set(ejects)) == 1
-                assert link.pending_request is None
-                assert not link.reachable(1)
-                assert logger.named("serial.board_unreachable") == [
-                    {"address": 1, "command": "EJECT"}
-                ]
-                assert link.health()["timeouts"] == 1
-                assert link.health()["retries"] == attempts - 1
+        async with board_and_link(board, logger) as link:
+            await link.hello(1)
+            board.silent = True
+            started = time.monotonic()
+            with pytest.raises(LinkTimeout) as raised:
+                await link.request(1, EjectRequest(1), timeout_s=FAST_S, attempts=attempts)
+            elapsed = time.monotonic() - started
+            assert raised.value.command == Command.EJECT
+            assert raised.value.attempts == attempts
+            assert attempts * FAST_S <= elapsed
+            ejects = board.requests_of(Command.EJECT)
+            assert len(ejects) == attempts
+            assert len(set(ejects)) == 1
+            assert link.pending_request is None
+            assert not link.reachable(1)
+            assert logger.named("serial.board_unreachable") == [{"address": 1, "command": "EJECT"}]
+            assert link.health().timeouts == 1
+            assert link.health().retries == attempts - 1
 
-                board.silent = False  # back: the next request opens a new session first
-                await link.request(1, EjectRequest(2))
-                commands = [frame.command for frame in board.requests[-2:]]
-                assert commands == [Command.GET_INFO, Command.EJECT]
-                assert board.requests[-1].seq != ejects[0].seq
-                assert link.reachable(1)
-        finally:
-            board.close()
+            board.silent = False  # back: the next request opens a new session first
+            await link.request(1, EjectRequest(2))
+            commands = [frame.command for frame in board.requests[-2:]]
+            assert commands == [Command.GET_INFO, Command.EJECT]
+            assert board.requests[-1].seq != ejects[0].seq
+            assert link.reachable(1)
 
     run(scenario())
 
@@ -204,20 +169,16 @@ def test_a_silent_board_times_out_after_exactly_the_attempts(attempts: int) -> N
 def test_a_nak_raises_board_nak_with_its_code_and_is_not_retried(code: ErrorCode) -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                board.nak = code
-                with pytest.raises(BoardNak) as raised:
-                    await link.request(1, EjectRequest(3))
-                assert (raised.value.address, raised.value.command) == (1, Command.EJECT)
-                assert raised.value.code == code
-                assert len(board.requests_of(Command.EJECT)) == 1
-                assert board.ejects == {}
-                assert link.health()["naks"] == 1
-                assert link.reachable(1)
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            board.nak = code
+            with pytest.raises(BoardNak) as raised:
+                await link.request(1, EjectRequest(3))
+            assert (raised.value.address, raised.value.command) == (1, Command.EJECT)
+            assert raised.value.code == code
+            assert len(board.requests_of(Command.EJECT)) == 1
+            assert board.ejects == {}
+            assert link.health().naks == 1
+            assert link.reachable(1)
 
     run(scenario())
 
@@ -225,19 +186,15 @@ def test_a_nak_raises_board_nak_with_its_code_and_is_not_retried(code: ErrorCode
 def test_bad_crc_naks_resend_at_once_and_end_in_a_timeout() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.nak = ErrorCode.BAD_CRC
-                started = time.monotonic()
-                with pytest.raises(LinkTimeout):
-                    await link.request(1, EjectRequest(3), timeout_s=1.0)
-                assert time.monotonic() - started < 1.0  # never waited out a timeout
-                assert len(board.requests_of(Command.EJECT)) == 3
-                assert link.health()["naks"] == 0
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.nak = ErrorCode.BAD_CRC
+            started = time.monotonic()
+            with pytest.raises(LinkTimeout):
+                await link.request(1, EjectRequest(3), timeout_s=1.0)
+            assert time.monotonic() - started < 1.0  # never waited out a timeout
+            assert len(board.requests_of(Command.EJECT)) == 3
+            assert link.health().naks == 0
 
     run(scenario())
 
@@ -245,22 +202,18 @@ def test_bad_crc_naks_resend_at_once_and_end_in_a_timeout() -> None:
 def test_a_second_copy_of_an_answer_is_counted_and_confirms_nothing() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.plan.append(DUPLICATE)
-                assert await link.request(1, EjectRequest(1)) == EjectResponse(
-                    1, LockState.UNLOCKED
-                )
-                await eventually(lambda: link.health()["late_responses"] == 1)
-                assert await link.request(1, EjectRequest(2)) == EjectResponse(
-                    2, LockState.UNLOCKED
-                )
-                assert board.ejects == {1: 1, 2: 1}
-                assert link.health()["late_responses"] == 1
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.plan.append(DUPLICATE)
+            assert await link.request(1, EjectRequest(1)) == EjectResponse(1, LockState.UNLOCKED)
+            await wait_until_async(
+                lambda: link.health().late_responses == 1,
+                5.0,
+                "link.health().late_responses == 1",
+            )
+            assert await link.request(1, EjectRequest(2)) == EjectResponse(2, LockState.UNLOCKED)
+            assert board.ejects == {1: 1, 2: 1}
+            assert link.health().late_responses == 1
 
     run(scenario())
 
@@ -268,24 +221,20 @@ def test_a_second_copy_of_an_answer_is_counted_and_confirms_nothing() -> None:
 def test_a_late_answer_to_a_given_up_request_never_resolves_the_next() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.late_s = 0.1
-                # eject 1 answered late; then GET_INFO (a new session) at once; eject 2 late,
-                # so eject 1's answer arrives while eject 2 waits
-                board.plan.extend([LATE, OK, LATE])
-                with pytest.raises(LinkTimeout):
-                    await link.request(1, EjectRequest(1), timeout_s=FAST_S, attempts=1)
-                answer = await link.request(1, EjectRequest(2), timeout_s=0.5)
-                assert answer == EjectResponse(2, LockState.UNLOCKED)
-                assert link.health()["late_responses"] == 1
-                # the board did eject slot 1: the caller was told hardware_timeout, and the
-                # box reads the status before it decides anything (PROTOCOL.md section 7)
-                assert board.ejects == {1: 1, 2: 1}
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.late_s = 0.1
+            # eject 1 answered late; then GET_INFO (a new session) at once; eject 2 late,
+            # so eject 1's answer arrives while eject 2 waits
+            board.plan.extend([LATE, OK, LATE])
+            with pytest.raises(LinkTimeout):
+                await link.request(1, EjectRequest(1), timeout_s=FAST_S, attempts=1)
+            answer = await link.request(1, EjectRequest(2), timeout_s=0.5)
+            assert answer == EjectResponse(2, LockState.UNLOCKED)
+            assert link.health().late_responses == 1
+            # the board did eject slot 1: the caller was told hardware_timeout, and the
+            # box reads the status before it decides anything (PROTOCOL.md section 7)
+            assert board.ejects == {1: 1, 2: 1}
 
     run(scenario())
 
@@ -293,18 +242,14 @@ def test_a_late_answer_to_a_given_up_request_never_resolves_the_next() -> None:
 def test_an_answer_with_a_wrong_seq_is_ignored_and_the_request_retried() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.plan.append(WRONG_SEQ)
-                answer = await link.request(1, EjectRequest(6), timeout_s=FAST_S)
-                assert answer == EjectResponse(6, LockState.UNLOCKED)
-                assert board.ejects == {6: 1}
-                health = link.health()
-                assert (health["late_responses"], health["retries"]) == (1, 1)
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.plan.append(WRONG_SEQ)
+            answer = await link.request(1, EjectRequest(6), timeout_s=FAST_S)
+            assert answer == EjectResponse(6, LockState.UNLOCKED)
+            assert board.ejects == {6: 1}
+            health = link.health()
+            assert (health.late_responses, health.retries) == (1, 1)
 
     run(scenario())
 
@@ -312,27 +257,27 @@ def test_an_answer_with_a_wrong_seq_is_ignored_and_the_request_retried() -> None
 def test_garbage_and_bit_flips_are_counted_and_the_link_recovers() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
         noise = random.Random(7).randbytes(400) + b"\xa5\x01\x05"  # ends mid-header
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.inject(noise)
-                await eventually(lambda: link.health()["garbage_bytes"] >= len(noise) - 8)
-                board.plan.append(FLIP)
-                answer = await link.request(1, EjectRequest(9), timeout_s=FAST_S)
-                assert answer == EjectResponse(9, LockState.UNLOCKED)
-                board.inject(noise)  # right before an answer: the idle timer has not run
-                for slot in range(10, 15):
-                    await link.request(1, EjectRequest(slot), timeout_s=FAST_S)
-                assert board.ejects == dict.fromkeys(range(9, 15), 1)
-                health = link.health()
-                assert health["crc_errors"] >= 1
-                assert health["garbage_bytes"] >= 2 * len(noise)
-                assert health["resyncs"] >= 2
-                assert health["retries"] >= 1
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.inject(noise)
+            await wait_until_async(
+                lambda: link.health().garbage_bytes >= len(noise) - 8,
+                5.0,
+                "link.health().garbage_bytes >= len(noise) - 8",
+            )
+            board.plan.append(FLIP)
+            answer = await link.request(1, EjectRequest(9), timeout_s=FAST_S)
+            assert answer == EjectResponse(9, LockState.UNLOCKED)
+            board.inject(noise)  # right before an answer: the idle timer has not run
+            for slot in range(10, 15):
+                await link.request(1, EjectRequest(slot), timeout_s=FAST_S)
+            assert board.ejects == dict.fromkeys(range(9, 15), 1)
+            health = link.health()
+            assert health.crc_errors >= 1
+            assert health.garbage_bytes >= 2 * len(noise)
+            assert health.resyncs >= 2
+            assert health.retries >= 1
 
     run(scenario())
 
@@ -340,16 +285,16 @@ def test_garbage_and_bit_flips_are_counted_and_the_link_recovers() -> None:
 def test_frames_without_the_response_bit_are_echoes_and_ignored() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.inject(Frame(1, 0x33, Command.EJECT, b"\x01").serialize())
-                await eventually(lambda: link.health()["frames_received"] == 2)
-                assert link.health()["late_responses"] == 0
-                assert board.ejects == {}
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.inject(Frame(1, 0x33, Command.EJECT, b"\x01").serialize())
+            await wait_until_async(
+                lambda: link.health().frames_received == 2,
+                5.0,
+                "link.health().frames_received == 2",
+            )
+            assert link.health().late_responses == 0
+            assert board.ejects == {}
 
     run(scenario())
 
@@ -357,20 +302,16 @@ def test_frames_without_the_response_bit_are_echoes_and_ignored() -> None:
 def test_a_broadcast_is_written_and_never_waited_for() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                red = SetIndicatorRequest(ALL_SLOTS, Colour.RED, Pattern.BLINK_SLOW)
-                started = time.monotonic()
-                await link.broadcast(red)
-                assert time.monotonic() - started < timing.RESPONSE_TIMEOUT_S
-                await eventually(lambda: board.indicators == [red])
-                assert board.sent == []
-                assert await link.request(1, EjectRequest(1))
-                with pytest.raises(ValueError, match="broadcast"):
-                    await link.request(0, red)
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            red = SetIndicatorRequest(ALL_SLOTS, Colour.RED, Pattern.BLINK_SLOW)
+            await link.broadcast(red)
+            await wait_until_async(
+                lambda: board.indicators == [red], 5.0, "board.indicators == [red]"
+            )
+            assert board.sent == []
+            assert await link.request(1, EjectRequest(1))
+            with pytest.raises(ValueError, match="broadcast"):
+                await link.request(0, red)
 
     run(scenario())
 
@@ -378,23 +319,21 @@ def test_a_broadcast_is_written_and_never_waited_for() -> None:
 def test_a_cancelled_request_leaves_no_waiter_and_releases_the_line() -> None:
     async def scenario() -> None:
         board = FakeBoard()
-        board.start()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                await link.hello(1)
-                board.silent = True
-                waiting = asyncio.create_task(link.request(1, EjectRequest(1), timeout_s=1.0))
-                await eventually(lambda: link.pending_request is not None)
-                waiting.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await waiting
-                assert link.pending_request is None
-                board.silent = False
-                assert await link.request(1, EjectRequest(2)) == EjectResponse(
-                    2, LockState.UNLOCKED
-                )
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            await link.hello(1)
+            board.silent = True
+            waiting = asyncio.create_task(link.request(1, EjectRequest(1), timeout_s=1.0))
+            await wait_until_async(
+                lambda: link.pending_request is not None,
+                5.0,
+                "link.pending_request is not None",
+            )
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            assert link.pending_request is None
+            board.silent = False
+            assert await link.request(1, EjectRequest(2)) == EjectResponse(2, LockState.UNLOCKED)
 
     run(scenario())
 
@@ -412,11 +351,15 @@ def test_a_port_that_vanishes_is_reopened_with_backoff(tmp_path: Path) -> None:
                 # The adapter is unplugged: its device node goes, then the line.
                 port_path.unlink()
                 board.close()
-                await eventually(lambda: not link.up)
+                await wait_until_async(lambda: not link.up, 5.0, "not link.up")
                 assert logger.named("serial.port_lost")
                 with pytest.raises(LinkDown):
                     await link.request(1, EjectRequest(1))
-                await eventually(lambda: len(logger.named("serial.open_failed")) >= 2)
+                await wait_until_async(
+                    lambda: len(logger.named("serial.open_failed")) >= 2,
+                    5.0,
+                    "len(logger.named('serial.open_failed')) >= 2",
+                )
                 failed = logger.named("serial.open_failed")
                 assert failed[0]["port"] == str(port_path)
                 assert "No such file" in failed[0]["error"]
@@ -425,11 +368,11 @@ def test_a_port_that_vanishes_is_reopened_with_backoff(tmp_path: Path) -> None:
                 board = FakeBoard()
                 board.start()
                 os.symlink(board.path, port_path)
-                await eventually(lambda: link.up)
+                await wait_until_async(lambda: link.up, 5.0, "link.up")
                 assert await link.request(1, EjectRequest(1)) == EjectResponse(
                     1, LockState.UNLOCKED
                 )
-                assert link.health()["reopens"] == 1
+                assert link.health().reopens == 1
         finally:
             board.close()
 
@@ -441,7 +384,11 @@ def test_a_missing_port_at_start_is_logged_and_retried(tmp_path: Path) -> None:
         logger = RecordingLogger()
         missing = str(tmp_path / "ttyUSB0")
         async with running_link(config_for(missing), logger, wait_open=False) as link:
-            await eventually(lambda: len(logger.named("serial.open_failed")) >= 3)
+            await wait_until_async(
+                lambda: len(logger.named("serial.open_failed")) >= 3,
+                5.0,
+                "len(logger.named('serial.open_failed')) >= 3",
+            )
             assert not link.up
             with pytest.raises(LinkDown):
                 await link.request(1, EjectRequest(1))
@@ -459,18 +406,18 @@ def test_a_missing_port_at_start_is_logged_and_retried(tmp_path: Path) -> None:
 
 def test_rs485_mode_on_a_port_that_refuses_it_is_a_clear_error() -> None:
     async def scenario() -> None:
-        board = FakeBoard()
-        board.start()
         logger = RecordingLogger()
-        try:
+        with FakeBoard() as board:
             config = config_for(board.path, rs485=True)
             async with running_link(config, logger, wait_open=False) as link:
-                await eventually(lambda: bool(logger.named("serial.open_failed")))
+                await wait_until_async(
+                    lambda: bool(logger.named("serial.open_failed")),
+                    5.0,
+                    "bool(logger.named('serial.open_failed'))",
+                )
                 assert not link.up
             error = logger.named("serial.open_failed")[0]["error"]
             assert "RS-485" in error
-        finally:
-            board.close()
 
     run(scenario())
 
@@ -498,7 +445,7 @@ def test_the_port_writes_what_the_fd_takes_and_the_rest_when_it_is_writable() ->
 
             asyncio.get_running_loop().add_reader(board.master, read_line)
             await asyncio.wait_for(drained, 10)
-            await eventually(lambda: len(line) == len(data))
+            await wait_until_async(lambda: len(line) == len(data), 5.0, "len(line) == len(data)")
             asyncio.get_running_loop().remove_reader(board.master)
             assert bytes(line) == data
             assert lost == []

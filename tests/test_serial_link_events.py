@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 from serial_link_board import (
     FakeBoard,
     RecordingLogger,
-    assert_no_other_tasks,
+    board_and_link,
     config_for,
-    eventually,
+    run,
     running_link,
 )
 
@@ -34,6 +33,7 @@ from firmware_protocol.slotboard import (
     QueuedEvent,
     ResetReason,
 )
+from testbed.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -69,14 +69,6 @@ def poller_for(link: SlotBoardLink, box: Box, addresses: list[int], **options: A
     return EventPoller(link, addresses, 0.02, box.on_event, box.on_lost_events, **options)
 
 
-def run(scenario: Coroutine[Any, Any, None]) -> None:
-    async def checked() -> None:
-        await scenario
-        assert_no_other_tasks()
-
-    asyncio.run(checked())
-
-
 @pytest.mark.parametrize(
     ("seq", "last", "new"),
     [
@@ -100,32 +92,28 @@ def test_events_arrive_once_in_order_and_are_acked_after_delivery() -> None:
     async def scenario() -> None:
         board = FakeBoard()
         board.queue(BoardReset(ResetReason.POWER_ON), INSERTED, LOCKED)
-        board.start()
         box = Box()
         delivered_at_ack: list[tuple[int, int]] = []
         board.on_ack = lambda seq: delivered_at_ack.append((seq, len(box.events)))
-        try:
-            async with running_link(config_for(board.path)) as link:
-                poller = poller_for(link, box, [1])
-                task = asyncio.create_task(poller.run())
-                await eventually(lambda: board.acks == [2])
-                assert box.events == [
-                    (1, QueuedEvent(0, BoardReset(ResetReason.POWER_ON))),
-                    (1, QueuedEvent(1, INSERTED)),
-                    (1, QueuedEvent(2, LOCKED)),
-                ]
-                assert delivered_at_ack == [(2, 3)]
-                assert box.lost == [(1, LOST_BOARD_RESET)]
-                assert board.events.pending == 0
+        async with board_and_link(board) as link:
+            poller = poller_for(link, box, [1])
+            task = asyncio.create_task(poller.run())
+            await wait_until_async(lambda: board.acks == [2], 5.0, "board.acks == [2]")
+            assert box.events == [
+                (1, QueuedEvent(0, BoardReset(ResetReason.POWER_ON))),
+                (1, QueuedEvent(1, INSERTED)),
+                (1, QueuedEvent(2, LOCKED)),
+            ]
+            assert delivered_at_ack == [(2, 3)]
+            assert box.lost == [(1, LOST_BOARD_RESET)]
+            assert board.events.pending == 0
 
-                board.queue(REMOVED)
-                await eventually(lambda: board.acks == [2, 3])
-                assert box.seqs() == [0, 1, 2, 3]
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-        finally:
-            board.close()
+            board.queue(REMOVED)
+            await wait_until_async(lambda: board.acks == [2, 3], 5.0, "board.acks == [2, 3]")
+            assert box.seqs() == [0, 1, 2, 3]
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
 
     run(scenario())
 
@@ -134,24 +122,20 @@ def test_a_lost_ack_brings_the_events_again_but_the_box_sees_them_once() -> None
     async def scenario() -> None:
         board = FakeBoard()
         board.queue(INSERTED, LOCKED)
-        board.start()
         box = Box()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                poller = poller_for(link, box, [1])
-                board.lose_requests[Command.ACK_EVENTS] = 3  # every attempt of the ack
-                with pytest.raises(LinkTimeout):
-                    await poller.poll(1)
-                assert box.seqs() == [0, 1]
-                assert board.events.pending == 2
-
+        async with board_and_link(board) as link:
+            poller = poller_for(link, box, [1])
+            board.lose_requests[Command.ACK_EVENTS] = 3  # every attempt of the ack
+            with pytest.raises(LinkTimeout):
                 await poller.poll(1)
-                assert box.seqs() == [0, 1]
-                assert poller.counters.duplicates == 2
-                assert board.acks == [1]
-                assert board.events.pending == 0
-        finally:
-            board.close()
+            assert box.seqs() == [0, 1]
+            assert board.events.pending == 2
+
+            await poller.poll(1)
+            assert box.seqs() == [0, 1]
+            assert poller.counters.duplicates == 2
+            assert board.acks == [1]
+            assert board.events.pending == 0
 
     run(scenario())
 
@@ -160,25 +144,21 @@ def test_a_handler_that_raises_gets_the_event_again_and_nothing_is_acked_early()
     async def scenario() -> None:
         board = FakeBoard()
         board.queue(INSERTED, LOCKED, REMOVED)
-        board.start()
         box = Box()
         box.fail_on = {1}
         logger = RecordingLogger()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                poller = poller_for(link, box, [1], logger=logger)
-                await poller.poll(1)
-                assert box.seqs() == [0]
-                assert board.acks == []
-                assert logger.named("serial.event_handler_failed")
+        async with board_and_link(board) as link:
+            poller = poller_for(link, box, [1], logger=logger)
+            await poller.poll(1)
+            assert box.seqs() == [0]
+            assert board.acks == []
+            assert logger.named("serial.event_handler_failed")
 
-                await poller.poll(1)
-                assert box.seqs() == [0, 1, 2]
-                assert box.tries == [0, 1, 1, 2]  # 0 was skipped as already delivered
-                assert board.acks == [2]
-                assert poller.counters.handler_failures == 1
-        finally:
-            board.close()
+            await poller.poll(1)
+            assert box.seqs() == [0, 1, 2]
+            assert box.tries == [0, 1, 1, 2]  # 0 was skipped as already delivered
+            assert board.acks == [2]
+            assert poller.counters.handler_failures == 1
 
     run(scenario())
 
@@ -187,26 +167,22 @@ def test_a_board_reset_restarts_seq_tracking_and_is_reported() -> None:
     async def scenario() -> None:
         board = FakeBoard()
         board.queue(INSERTED, LOCKED, REMOVED)
-        board.start()
         box = Box()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                poller = poller_for(link, box, [1])
-                await poller.poll(1)
-                assert box.seqs() == [0, 1, 2]
-                assert box.lost == []
+        async with board_and_link(board) as link:
+            poller = poller_for(link, box, [1])
+            await poller.poll(1)
+            assert box.seqs() == [0, 1, 2]
+            assert box.lost == []
 
-                board.reset()  # queues BoardReset with seq 0
-                board.queue(INSERTED)  # seq 1: behind the last seen (2), yet new
-                await poller.poll(1)
-                assert [queued for _, queued in box.events[3:]] == [
-                    QueuedEvent(0, BoardReset(ResetReason.WATCHDOG)),
-                    QueuedEvent(1, INSERTED),
-                ]
-                assert box.lost == [(1, LOST_BOARD_RESET)]
-                assert board.acks[-1] == 1
-        finally:
-            board.close()
+            board.reset()  # queues BoardReset with seq 0
+            board.queue(INSERTED)  # seq 1: behind the last seen (2), yet new
+            await poller.poll(1)
+            assert [queued for _, queued in box.events[3:]] == [
+                QueuedEvent(0, BoardReset(ResetReason.WATCHDOG)),
+                QueuedEvent(1, INSERTED),
+            ]
+            assert box.lost == [(1, LOST_BOARD_RESET)]
+            assert board.acks[-1] == 1
 
     run(scenario())
 
@@ -215,28 +191,24 @@ def test_an_overflow_is_reported_before_the_ack_and_then_cleared() -> None:
     async def scenario() -> None:
         board = FakeBoard(queue_capacity=4)
         board.queue(*[BankRemoved(slot, False) for slot in range(1, 7)])  # two dropped
-        board.start()
         box = Box()
         acks_when_reported: list[int] = []
-        try:
-            async with running_link(config_for(board.path)) as link:
+        async with board_and_link(board) as link:
 
-                def on_lost(address: int, reason: str) -> None:
-                    acks_when_reported.append(len(board.acks))
-                    box.on_lost_events(address, reason)
+            def on_lost(address: int, reason: str) -> None:
+                acks_when_reported.append(len(board.acks))
+                box.on_lost_events(address, reason)
 
-                poller = EventPoller(link, [1], 0.02, box.on_event, on_lost)
-                await poller.poll(1)
-                assert box.seqs() == [0, 1, 2, 3]
-                assert box.lost == [(1, LOST_OVERFLOW)]
-                assert acks_when_reported == [0]
+            poller = EventPoller(link, [1], 0.02, box.on_event, on_lost)
+            await poller.poll(1)
+            assert box.seqs() == [0, 1, 2, 3]
+            assert box.lost == [(1, LOST_OVERFLOW)]
+            assert acks_when_reported == [0]
 
-                board.queue(REMOVED)
-                await poller.poll(1)
-                assert box.seqs() == [0, 1, 2, 3, 4]
-                assert box.lost == [(1, LOST_OVERFLOW)]
-        finally:
-            board.close()
+            board.queue(REMOVED)
+            await poller.poll(1)
+            assert box.seqs() == [0, 1, 2, 3, 4]
+            assert box.lost == [(1, LOST_OVERFLOW)]
 
     run(scenario())
 
@@ -245,24 +217,20 @@ def test_run_keeps_polling_the_live_board_while_another_is_silent() -> None:
     async def scenario() -> None:
         board = FakeBoard(address=1)
         board.queue(INSERTED)
-        board.start()
         box = Box()
-        try:
-            async with running_link(config_for(board.path)) as link:
-                poller = poller_for(link, box, [7, 1])  # nobody answers at address 7
-                task = asyncio.create_task(poller.run())
-                await eventually(lambda: box.seqs() == [0], timeout_s=2.0)
-                board.queue(LOCKED)
-                # The silent board is skipped for a while, so the next event comes quickly.
-                started = asyncio.get_running_loop().time()
-                await eventually(lambda: box.seqs() == [0, 1], timeout_s=2.0)
-                assert asyncio.get_running_loop().time() - started < 0.25
-                assert not link.reachable(7)
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-        finally:
-            board.close()
+        async with board_and_link(board) as link:
+            poller = poller_for(link, box, [7, 1])  # nobody answers at address 7
+            task = asyncio.create_task(poller.run())
+            await wait_until_async(lambda: box.seqs() == [0], 2.0, "box.seqs() == [0]")
+            board.queue(LOCKED)
+            # The silent board is skipped for a while, so the next event comes quickly.
+            started = asyncio.get_running_loop().time()
+            await wait_until_async(lambda: box.seqs() == [0, 1], 2.0, "box.seqs() == [0, 1]")
+            assert asyncio.get_running_loop().time() - started < 0.25
+            assert not link.reachable(7)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
 
     run(scenario())
 

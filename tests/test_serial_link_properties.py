@@ -66,7 +66,7 @@ def test_an_eject_is_done_at_most_once_and_confirmed_only_by_its_own_answer(
                         outcomes[slot] = None
                     assert link.pending_request is None
                 await asyncio.sleep(late_s + 0.02)  # the last late answers land, unheeded
-                late_responses = link.health()["late_responses"]
+                late_responses = link.health().late_responses
         finally:
             board.close()
         assert_no_other_tasks()

@@ -6,9 +6,11 @@ import logging
 
 import pytest
 
+from edge.intents import CancelTimer, Intent, RaiseEvent, StartTimer
 from edge.vehicle.actuator import Outcome
 from edge.vehicle.controller import VehicleController
-from edge.vehicle.intents import CancelTimer, Event, Intent, SendCan, StartTimer
+from edge.vehicle.events import LockFault, LockFaultCleared, StartWithdrawPending
+from edge.vehicle.intents import SendCan
 from edge.vehicle.lock import CentralLock
 from edge.vehicle.start_enable import StartEnable
 
@@ -57,7 +59,7 @@ def test_no_retries_then_fault_while_the_bus_is_silent() -> None:
     assert lock.timer_fired("lock:0") is False
     assert lock.timer_fired("lock:1") is True
     assert drained(outbox) == [
-        Event("lock_fault", {"target": "unlocked", "frames_sent": 1, "bus_shows": "unknown"})
+        RaiseEvent(LockFault(target="unlocked", frames_sent=1, bus_shows="unknown"))
     ]
     assert (lock.view, lock.outcome) == ("fault", Outcome.FAILED)
     assert lock.timer_fired("lock:1") is False
@@ -66,7 +68,7 @@ def test_no_retries_then_fault_while_the_bus_is_silent() -> None:
     lock.bus_shows(None)
     assert lock.view == "fault"
     lock.bus_shows("unlocked")
-    assert drained(outbox) == [Event("lock_fault_cleared", {"state": "unlocked"})]
+    assert drained(outbox) == [RaiseEvent(LockFaultCleared(state="unlocked"))]
     assert lock.view == "unlocked"
 
 
@@ -75,7 +77,7 @@ def test_withdrawal_waits_for_the_engine() -> None:
     start = StartEnable(outbox, command_timeout_s=1.0, command_retries=2)
     start.bus_status(True)
     start.command("disabled")
-    assert drained(outbox) == [Event("start_withdraw_pending", {"engine": "unknown"})]
+    assert drained(outbox) == [RaiseEvent(StartWithdrawPending(engine="unknown"))]
     assert (start.withdraw_pending, start.outcome, start.enabled) == (True, Outcome.DEFERRED, True)
     start.engine_seen(True)
     start.command("disabled")
@@ -100,7 +102,7 @@ def test_a_pending_withdrawal_can_be_cancelled_or_satisfied_by_the_bus() -> None
     start.cancel_withdrawal()
     assert not start.withdraw_pending
     start.engine_seen(False)
-    assert drained(outbox) == [Event("start_withdraw_pending", {"engine": "running"})]
+    assert drained(outbox) == [RaiseEvent(StartWithdrawPending(engine="running"))]
     start.engine_seen(True)
     start.command("disabled")
     start.bus_status(False)
@@ -115,7 +117,7 @@ def test_a_pending_withdrawal_is_kept_in_the_snapshot() -> None:
     start.command("disabled")
     start.timer_seq = 7
     snapshot = start.snapshot()
-    assert snapshot == {"timer_seq": 7, "withdraw_pending": True}
+    assert snapshot.model_dump() == {"timer_seq": 7, "withdraw_pending": True}
     restored = StartEnable(outbox, command_timeout_s=1.0, command_retries=2)
     restored.restore(snapshot)
     assert (restored.withdraw_pending, restored.enabled) == (True, None)

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.vehicle.charges import Charges, rental_charges
-from edge.vehicle.events import Tariff
+from edge.vehicle.charges import rental_charges
+from edge.vehicle.inputs import Tariff
 from edge.vehicle.readings import tenths
+from edge.vehicle.records import Charges
 
 
 def tariff(
@@ -57,12 +58,14 @@ def test_golden(
 
 
 def test_unknown_fuel_at_either_end_charges_no_fuel() -> None:
-    assert rental_charges(120, None, pct("10.0"), tariff()) == Charges(50, 0, 50, "EUR")
-    assert rental_charges(120, pct("10.0"), None, tariff()) == Charges(50, 0, 50, "EUR")
+    no_fuel = Charges(time_cents=50, fuel_cents=0, total_cents=50, currency="EUR")
+    assert rental_charges(120, None, pct("10.0"), tariff()) == no_fuel
+    assert rental_charges(120, pct("10.0"), None, tariff()) == no_fuel
 
 
 def test_as_fields() -> None:
-    assert Charges(50, -3, 47, "CNY").as_fields() == {
+    charges = Charges(time_cents=50, fuel_cents=-3, total_cents=47, currency="CNY")
+    assert charges.model_dump(mode="json") == {
         "time_cents": 50,
         "fuel_cents": -3,
         "total_cents": 47,

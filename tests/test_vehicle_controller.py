@@ -7,23 +7,27 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from vehicle_harness import PARKED, RETRIES, TARIFF, TIMEOUT_S, Box, of_type, wall
+from vehicle_driver import PARKED, RETRIES, TARIFF, TIMEOUT_S, Box, events, of_type, result_of, wall
 
+from edge.intents import CancelTimer, RaiseEvent, Reply, StartTimer, TimerFired, WriteRecord
 from edge.vehicle.controller import SnapshotError, VehicleController
-from edge.vehicle.events import SetService, StartRental, TimerFired, TroubleCodes
-from edge.vehicle.intents import (
-    CancelTimer,
-    Event,
-    Reply,
-    SendCan,
-    StartTimer,
-    WriteRecord,
+from edge.vehicle.events import (
+    LockFault,
+    LockFaultCleared,
+    RentalEndFailed,
+    ServiceChanged,
+    StartEnableFault,
+    StartWithdrawPending,
 )
+from edge.vehicle.inputs import SetService, StartRental, TroubleCodes
+from edge.vehicle.intents import SendCan
+from edge.vehicle.records import RentalEnded, RentalStarted
+from edge.vehicle.results import LockResult, SetServiceResult, StartRentalResult, UnlockResult
 
 
 def restarted(box: Box) -> Box:
     """The agent crashed and came back: the controller restored from its JSON snapshot."""
-    snapshot = json.loads(json.dumps(box.controller.snapshot()))
+    snapshot = json.loads(box.controller.snapshot().model_dump_json())
     box.controller = VehicleController.restore(snapshot, TIMEOUT_S, RETRIES)
     return box
 
@@ -32,8 +36,12 @@ def test_whole_rental_with_exact_charges() -> None:
     box = Box()
     box.send(TroubleCodes(("P0420",)))
     booked = box.book()
-    assert booked == Reply("cmd-1", "ok", result={"order_id": "order-1", "rental": "booked"})
-    assert box.controller.view() == {
+    assert booked == Reply(
+        "cmd-1",
+        "ok",
+        result=StartRentalResult.model_validate({"order_id": "order-1", "rental": "booked"}),
+    )
+    assert box.controller.view().model_dump() == {
         "lock": "locked",
         "start_enabled": False,
         "rental": "booked",
@@ -41,36 +49,41 @@ def test_whole_rental_with_exact_charges() -> None:
     }
 
     assert box.unlock() == [SendCan("unlock"), StartTimer("lock:1", TIMEOUT_S)]
-    assert box.controller.view()["lock"] == "locked"
+    assert box.controller.view().lock == "locked"
     box.wait(0.4)
     started_mono = box.mono
     opened = box.bus(lock_state="unlocked")
     assert opened == [
         CancelTimer("lock:1"),
         WriteRecord(
-            "rental_started",
-            {
-                "order_id": "order-1",
-                "renter": "alice",
-                "fuel_pct": 80.0,
-                "odometer_km": 12345.6,
-                "check": {
-                    "doors_closed": True,
-                    "lock": "locked",
-                    "ignition": False,
-                    "engine_running": False,
-                    "fault_codes": ["P0420"],
+            RentalStarted.model_validate(
+                {
+                    "order_id": "order-1",
+                    "renter": "alice",
+                    "fuel_pct": 80.0,
+                    "odometer_km": 12345.6,
+                    "check": {
+                        "doors_closed": True,
+                        "lock": "locked",
+                        "ignition": False,
+                        "engine_running": False,
+                        "fault_codes": ["P0420"],
+                    },
                 },
-            },
+            )
         ),
         SendCan("start_enable"),
         StartTimer("start_enable:1", TIMEOUT_S),
     ]
-    assert box.controller.view()["rental"] == "active"
+    assert box.controller.view().rental == "active"
     assert box.bus(start_enabled=True) == [
         CancelTimer("start_enable:1"),
         Reply(
-            "cmd-2", "ok", result={"lock": "unlocked", "start_enabled": True, "rental": "active"}
+            "cmd-2",
+            "ok",
+            result=UnlockResult.model_validate(
+                {"lock": "unlocked", "start_enabled": True, "rental": "active"}
+            ),
         ),
     ]
 
@@ -106,10 +119,10 @@ def test_whole_rental_with_exact_charges() -> None:
     }
     assert finished == [
         CancelTimer("start_enable:2"),
-        WriteRecord("rental_ended", fields),
-        Reply("cmd-3", "ok", result=fields),
+        WriteRecord(RentalEnded.model_validate(fields)),
+        Reply("cmd-3", "ok", result=RentalEnded.model_validate(fields)),
     ]
-    assert box.controller.view() == {
+    assert box.controller.view().model_dump() == {
         "lock": "locked",
         "start_enabled": False,
         "rental": "none",
@@ -127,7 +140,9 @@ def test_mid_rental_lock_and_unlock_do_not_restart_the_clock() -> None:
     assert box.reply(box.bus(start_enabled=False)) == Reply(
         "cmd-3",
         "ok",
-        result={"lock": "locked", "start_enabled": False, "start_withdraw_pending": False},
+        result=LockResult.model_validate(
+            {"lock": "locked", "start_enabled": False, "start_withdraw_pending": False}
+        ),
     )
     box.unlock()
     again = box.bus(lock_state="unlocked")
@@ -141,7 +156,7 @@ def test_unlock_of_an_open_car_confirms_at_once_and_starts_the_rental() -> None:
     box.book()
     opened = box.unlock()
     assert [type(intent) for intent in opened] == [WriteRecord, SendCan, StartTimer]
-    assert box.reply(box.bus(start_enabled=True)).result == {
+    assert result_of(box.reply(box.bus(start_enabled=True))) == {
         "lock": "unlocked",
         "start_enabled": True,
         "rental": "active",
@@ -158,8 +173,8 @@ def test_start_rental_refusals() -> None:
     box = Box()
     out = SetService("svc", in_service=False, reason="maintenance")
     assert box.send(out) == [
-        Event("service_changed", {"in_service": False, "reason": "maintenance"}),
-        Reply("svc", "ok", result={"in_service": False}),
+        RaiseEvent(ServiceChanged.model_validate({"in_service": False, "reason": "maintenance"})),
+        Reply("svc", "ok", result=SetServiceResult.model_validate({"in_service": False})),
     ]
     start = StartRental("c1", "order-1", "alice", TARIFF)
     assert refusal(box, box.send(start)) == (
@@ -167,7 +182,7 @@ def test_start_rental_refusals() -> None:
         "not_allowed",
         "out of service: maintenance",
     )
-    assert box.controller.view()["rental"] == "none"
+    assert box.controller.view().rental == "none"
     box.send(SetService("svc2", in_service=True, reason=""))
     assert box.book().status == "ok"
     assert refusal(box, box.send(StartRental("c2", "order-2", "bob", TARIFF))) == (
@@ -186,7 +201,7 @@ def test_start_rental_refused_while_rented_and_service_hold_applies_to_the_next(
     box.rent()
     held = box.send(SetService("svc", in_service=False, reason="violation"))
     assert box.reply(held).status == "ok"
-    assert box.controller.view()["in_service"] is False
+    assert box.controller.view().in_service is False
     assert refusal(box, box.send(StartRental("c9", "order-2", "bob", TARIFF)))[2] == (
         "out of service: violation; car already rented"
     )
@@ -205,7 +220,7 @@ def test_commands_need_the_rental_order(action: str) -> None:
         "not_allowed",
         "order mismatch",
     )
-    assert box.controller.view()["rental"] == "booked"
+    assert box.controller.view().rental == "booked"
 
 
 @pytest.mark.parametrize(
@@ -225,7 +240,7 @@ def test_end_rental_refusals(
     box.rent()
     box.bus(engine_running=engine_running, doors_closed=doors_closed)
     assert refusal(box, box.end()) == ("rejected", "not_allowed", detail)
-    assert box.controller.view()["rental"] == "active"
+    assert box.controller.view().rental == "active"
 
 
 def test_busy_while_an_operation_is_in_flight() -> None:
@@ -265,13 +280,13 @@ def test_lock_while_the_engine_runs_defers_the_withdrawal() -> None:
     assert of_type(box.lock(), SendCan) == [SendCan("lock")]
     locked = box.bus(lock_state="locked")
     assert of_type(locked, SendCan) == []
-    assert of_type(locked, Event) == [Event("start_withdraw_pending", {"engine": "running"})]
-    assert box.reply(locked).result == {
+    assert events(locked) == [StartWithdrawPending(engine="running")]
+    assert result_of(box.reply(locked)) == {
         "lock": "locked",
         "start_enabled": True,
         "start_withdraw_pending": True,
     }
-    assert box.controller.view()["start_enabled"] is True
+    assert box.controller.view().start_enabled is True
     # Unknown counts as running.
     assert box.bus(engine_running=None) == []
     assert box.bus(engine_running=True) == []
@@ -280,7 +295,7 @@ def test_lock_while_the_engine_runs_defers_the_withdrawal() -> None:
         StartTimer("start_enable:2", TIMEOUT_S),
     ]
     assert box.bus(start_enabled=False) == [CancelTimer("start_enable:2")]
-    assert box.controller.view()["start_enabled"] is False
+    assert box.controller.view().start_enabled is False
 
 
 def test_unlock_cancels_a_pending_withdrawal() -> None:
@@ -305,8 +320,8 @@ def test_a_withdrawal_retry_waits_for_the_engine() -> None:
     box.bus(engine_running=True)
     timed_out = box.fire(sent)
     assert of_type(timed_out, SendCan) == []
-    assert of_type(timed_out, Event) == [Event("start_withdraw_pending", {"engine": "running"})]
-    assert box.reply(timed_out).result == {
+    assert events(timed_out) == [StartWithdrawPending(engine="running")]
+    assert result_of(box.reply(timed_out)) == {
         "lock": "locked",
         "start_enabled": True,
         "start_withdraw_pending": True,
@@ -320,29 +335,29 @@ def test_lock_stuck_retries_then_fault() -> None:
     views = []
     intents = box.lock()
     for _ in range(RETRIES):
-        views.append(box.controller.view()["lock"])
+        views.append(box.controller.view().lock)
         intents = box.fire(intents)
         assert of_type(intents, SendCan) == [SendCan("lock")]
-    views.append(box.controller.view()["lock"])
+    views.append(box.controller.view().lock)
     box.bus(fuel_pct=79.0)
-    views.append(box.controller.view()["lock"])
+    views.append(box.controller.view().lock)
     failed = box.fire(intents)
     assert failed == [
-        Event("lock_fault", {"target": "locked", "frames_sent": 3, "bus_shows": "unlocked"}),
+        RaiseEvent(LockFault(target="locked", frames_sent=3, bus_shows="unlocked")),
         Reply("cmd-3", "failed", "hardware_timeout", "the central lock did not confirm locked"),
     ]
-    views.append(box.controller.view()["lock"])
+    views.append(box.controller.view().lock)
     assert views == ["unlocked"] * 4 + ["fault"]
     # The bus repeating the stuck state, or losing it and finding it again, is no news.
     box.bus(fuel_pct=78.0)
     box.bus(lock_state=None)
-    assert box.controller.view()["lock"] == "fault"
+    assert box.controller.view().lock == "fault"
     box.bus(lock_state="unlocked")
-    assert box.controller.view()["lock"] == "fault"
-    assert box.controller.view()["start_enabled"] is True
+    assert box.controller.view().lock == "fault"
+    assert box.controller.view().start_enabled is True
     # A status change clears it.
-    assert box.bus(lock_state="locked") == [Event("lock_fault_cleared", {"state": "locked"})]
-    assert box.controller.view()["lock"] == "locked"
+    assert box.bus(lock_state="locked") == [RaiseEvent(LockFaultCleared(state="locked"))]
+    assert box.controller.view().lock == "locked"
 
 
 def test_a_later_successful_command_clears_a_fault() -> None:
@@ -351,13 +366,13 @@ def test_a_later_successful_command_clears_a_fault() -> None:
     intents = box.lock()
     for _ in range(RETRIES + 1):
         intents = box.fire(intents)
-    assert box.controller.view()["lock"] == "fault"
+    assert box.controller.view().lock == "fault"
     retry = box.lock()
     assert of_type(retry, SendCan) == [SendCan("lock")]
-    assert box.controller.view()["lock"] == "fault"
+    assert box.controller.view().lock == "fault"
     cleared = box.bus(lock_state="locked")
-    assert Event("lock_fault_cleared", {"state": "locked"}) in cleared
-    assert box.controller.view()["lock"] == "locked"
+    assert RaiseEvent(LockFaultCleared(state="locked")) in cleared
+    assert box.controller.view().lock == "locked"
 
 
 def test_a_fault_is_cleared_by_a_command_the_bus_already_shows() -> None:
@@ -368,7 +383,7 @@ def test_a_fault_is_cleared_by_a_command_the_bus_already_shows() -> None:
         intents = box.fire(intents)
     unlocked = box.unlock()
     assert of_type(unlocked, SendCan) == []
-    assert of_type(unlocked, Event) == [Event("lock_fault_cleared", {"state": "unlocked"})]
+    assert events(unlocked) == [LockFaultCleared(state="unlocked")]
     assert box.reply(unlocked).status == "ok"
 
 
@@ -377,20 +392,18 @@ def test_start_enable_stuck_on_unlock() -> None:
     box.book()
     box.unlock()
     intents = box.bus(lock_state="unlocked")
-    assert box.controller.view()["rental"] == "active"
+    assert box.controller.view().rental == "active"
     for _ in range(RETRIES):
         intents = box.fire(intents)
     failed = box.fire(intents)
-    assert of_type(failed, Event) == [
-        Event(
-            "start_enable_fault", {"target": "enabled", "frames_sent": 3, "bus_shows": "disabled"}
-        )
+    assert events(failed) == [
+        StartEnableFault(target="enabled", frames_sent=3, bus_shows="disabled")
     ]
     assert box.reply(failed) == Reply(
         "cmd-2", "failed", "hardware_timeout", "start enable did not confirm the change"
     )
-    assert box.controller.view()["rental"] == "active"
-    assert box.controller.view()["start_enabled"] is False
+    assert box.controller.view().rental == "active"
+    assert box.controller.view().start_enabled is False
 
 
 def test_end_rental_fails_when_the_lock_is_stuck() -> None:
@@ -400,12 +413,10 @@ def test_end_rental_fails_when_the_lock_is_stuck() -> None:
     for _ in range(RETRIES + 1):
         intents = box.fire(intents)
     detail = "the central lock did not confirm locked; the rental is still active"
-    assert of_type(intents, Event)[-1] == Event(
-        "rental_end_failed", {"order_id": "order-1", "reason": detail}
-    )
+    assert events(intents)[-1] == RentalEndFailed(order_id="order-1", reason=detail)
     assert box.reply(intents) == Reply("cmd-3", "failed", "hardware_timeout", detail)
     assert of_type(intents, WriteRecord) == []
-    assert box.controller.view()["rental"] == "active"
+    assert box.controller.view().rental == "active"
 
 
 def test_end_rental_fails_when_start_enable_is_stuck() -> None:
@@ -416,8 +427,8 @@ def test_end_rental_fails_when_start_enable_is_stuck() -> None:
     for _ in range(RETRIES + 1):
         intents = box.fire(intents)
     assert box.reply(intents).code == "hardware_timeout"
-    assert box.controller.view()["rental"] == "active"
-    assert box.controller.view()["lock"] == "locked"
+    assert box.controller.view().rental == "active"
+    assert box.controller.view().lock == "locked"
 
 
 def test_end_rental_when_the_engine_starts_while_locking() -> None:
@@ -433,7 +444,7 @@ def test_end_rental_when_the_engine_starts_while_locking() -> None:
         "the engine started while ending; start enable withdrawal pending;"
         " the rental is still active"
     )
-    assert box.controller.view()["rental"] == "active"
+    assert box.controller.view().rental == "active"
 
 
 def test_end_rental_of_a_car_already_locked_only_withdraws_start() -> None:
@@ -472,30 +483,32 @@ def test_ending_a_booking_never_unlocked_cancels_it_at_no_charge() -> None:
         },
         "charges": {"time_cents": 0, "fuel_cents": 0, "total_cents": 0, "currency": "EUR"},
     }
-    assert ended == [WriteRecord("rental_ended", fields), Reply("cmd-2", "ok", result=fields)]
-    assert box.controller.view()["rental"] == "none"
+    record = RentalEnded.model_validate(fields)
+    assert ended == [WriteRecord(record), Reply("cmd-2", "ok", result=record)]
+    assert box.controller.view().rental == "none"
 
 
 def test_unknown_signals() -> None:
     box = Box()
     box.rent()
     box.bus(lock_state=None, start_enabled=None)
-    assert box.controller.view()["lock"] == "unknown"
-    assert box.controller.view()["start_enabled"] is None
+    assert box.controller.view().lock == "unknown"
+    assert box.controller.view().start_enabled is None
     box.bus(engine_running=None)
     box.lock()
     locked = box.bus(lock_state="locked")
-    assert of_type(locked, Event) == [Event("start_withdraw_pending", {"engine": "unknown"})]
+    assert events(locked) == [StartWithdrawPending(engine="unknown")]
     assert of_type(locked, SendCan) == []
     # Unknown fuel or odometer at the end: no fuel charge, no distance, and the check says so.
     assert of_type(box.bus(engine_running=False), SendCan) == [SendCan("start_disable")]
     assert refusal(box, box.end())[1] == "busy"
     box.bus(start_enabled=False, fuel_pct=None, odometer_km=None)
     (record,) = of_type(box.end(), WriteRecord)
-    assert record.fields["fuel_end_pct"] is None
-    assert record.fields["distance_km"] is None
-    assert record.fields["charges"]["fuel_cents"] == 0
-    assert record.fields["check"]["notes"] == ["fuel unknown", "odometer unknown"]
+    assert isinstance(record.record, RentalEnded)
+    assert record.record.fuel_end_pct is None
+    assert record.record.distance_km is None
+    assert record.record.charges.fuel_cents == 0
+    assert record.record.check.notes == ["fuel unknown", "odometer unknown"]
 
 
 def test_unrelated_and_stale_timers_are_ignored() -> None:
@@ -504,7 +517,7 @@ def test_unrelated_and_stale_timers_are_ignored() -> None:
     box.unlock()
     assert box.send(TimerFired("lock:99")) == []
     assert box.send(TimerFired("cabinet:1")) == []
-    assert box.controller.view()["lock"] == "locked"
+    assert box.controller.view().lock == "locked"
 
 
 def test_restore_mid_rental_goes_on_without_touching_the_car() -> None:
@@ -515,28 +528,30 @@ def test_restore_mid_rental_goes_on_without_touching_the_car() -> None:
     box.bus(fuel_pct=70.0, odometer_km=12400.0, engine_running=True, ignition=True)
     restarted(box)
     assert box.controller.resume(box.now) == []
-    assert box.controller.view() == {
+    assert box.controller.view().model_dump() == {
         "lock": "unknown",
         "start_enabled": None,
         "rental": "active",
         "in_service": True,
     }
     assert box.bus() == []
-    assert box.controller.view()["lock"] == "unlocked"
-    assert box.controller.view()["start_enabled"] is True
+    assert box.controller.view().lock == "unlocked"
+    assert box.controller.view().start_enabled is True
     box.bus(engine_running=False, ignition=False)
     assert box.bus(lock_state=None, start_enabled=None) == []
     assert box.bus(lock_state="unlocked", start_enabled=True) == []
     box.wait(1.0)
     box.end()
     box.bus(lock_state="locked")
-    (record,) = of_type(box.bus(start_enabled=False), WriteRecord)
-    assert record.fields["started_at"] == wall(started_mono)
-    assert record.fields["duration_s"] == 126
-    assert record.fields["fuel_start_pct"] == 80.0
-    assert record.fields["distance_km"] == 54.4
+    (written,) = of_type(box.bus(start_enabled=False), WriteRecord)
+    record = written.record
+    assert isinstance(record, RentalEnded)
+    assert record.started_at == wall(started_mono)
+    assert record.duration_s == 126
+    assert record.fuel_start_pct == 80.0
+    assert record.distance_km == 54.4
     # 3 minutes * 25 + 50 L * 10 % * 789 = 75 + 3945.
-    assert record.fields["charges"] == {
+    assert record.charges.model_dump() == {
         "time_cents": 75,
         "fuel_cents": 3945,
         "total_cents": 4020,
@@ -549,16 +564,16 @@ def test_a_command_in_flight_at_the_crash_is_answered_on_resume() -> None:
     box.book()
     box.unlock()
     restarted(box)
-    assert box.controller.snapshot()["command_in_flight"] == "cmd-2"
+    assert box.controller.snapshot().command_in_flight == "cmd-2"
     assert box.controller.resume(box.now) == [
         Reply("cmd-2", "failed", "hardware_fault", "interrupted by restart")
     ]
     assert box.controller.resume(box.now) == []
-    assert box.controller.snapshot()["command_in_flight"] is None
-    assert box.controller.view()["rental"] == "booked"
+    assert box.controller.snapshot().command_in_flight is None
+    assert box.controller.view().rental == "booked"
     # The late confirmation of the interrupted unlock does not start the rental.
     assert box.bus(lock_state="unlocked") == []
-    assert box.controller.view()["rental"] == "booked"
+    assert box.controller.view().rental == "booked"
 
 
 def test_a_pending_withdrawal_survives_a_restart() -> None:
@@ -574,7 +589,7 @@ def test_a_pending_withdrawal_survives_a_restart() -> None:
 
 
 def test_restore_refuses_a_malformed_snapshot() -> None:
-    snapshot = Box().controller.snapshot()
+    snapshot = Box().controller.snapshot().model_dump(mode="json")
     with pytest.raises(SnapshotError, match="version"):
         VehicleController.restore({**snapshot, "version": 99}, TIMEOUT_S, RETRIES)
     with pytest.raises(SnapshotError, match="malformed"):
@@ -605,7 +620,7 @@ def test_a_second_lock_shares_the_withdrawal_the_engine_stop_began() -> None:
     box.bus(lock_state="unlocked")
     box.bus(lock_state="locked")
     second = box.lock()
-    assert box.reply(second).result == {
+    assert result_of(box.reply(second)) == {
         "lock": "locked",
         "start_enabled": True,
         "start_withdraw_pending": True,
@@ -615,7 +630,7 @@ def test_a_second_lock_shares_the_withdrawal_the_engine_stop_began() -> None:
     assert of_type(third, SendCan) == [SendCan("lock")]
     assert of_type(box.bus(engine_running=False), SendCan) == [SendCan("start_disable")]
     assert of_type(box.bus(lock_state="locked"), Reply) == []
-    assert box.reply(box.bus(start_enabled=False)).result == {
+    assert result_of(box.reply(box.bus(start_enabled=False))) == {
         "lock": "locked",
         "start_enabled": False,
         "start_withdraw_pending": False,

@@ -22,32 +22,33 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from vehicle_harness import PARKED, RETRIES, TARIFF, TIMEOUT_S, wall
+from vehicle_driver import PARKED, RETRIES, TARIFF, TIMEOUT_S, wall
 
+from edge.clock import Now
+from edge.intents import (
+    CancelTimer,
+    Intent,
+    RaiseEvent,
+    Reply,
+    StartTimer,
+    TimerFired,
+    WriteRecord,
+)
 from edge.vehicle.controller import VehicleController
-from edge.vehicle.events import (
+from edge.vehicle.inputs import (
     Command,
     EndRental,
     Lock,
-    Now,
     SetService,
     Signals,
     SignalsUpdated,
     StartRental,
-    TimerFired,
     TroubleCodes,
     Unlock,
-    VehicleEvent,
+    VehicleInput,
 )
-from edge.vehicle.intents import (
-    CancelTimer,
-    Event,
-    Intent,
-    Reply,
-    SendCan,
-    StartTimer,
-    WriteRecord,
-)
+from edge.vehicle.intents import SendCan
+from edge.vehicle.records import RentalEnded, RentalStarted
 from firmware_protocol.can.values import LockState
 
 
@@ -111,7 +112,7 @@ class VehicleBox(RuleBasedStateMachine):
     def now(self) -> Now:
         return Now(self.mono, wall(self.mono), True)
 
-    def feed(self, event: VehicleEvent) -> None:
+    def feed(self, event: VehicleInput) -> None:
         if isinstance(event, SignalsUpdated):
             self.told = event.signals
         self.mono += 0.05
@@ -125,7 +126,8 @@ class VehicleBox(RuleBasedStateMachine):
                     assert self.told.engine_running is False
                     self.car.obey(intent.command)
                 case SendCan(command="unlock"):
-                    in_flight = self.controller.snapshot()["command_in_flight"]
+                    in_flight = self.controller.snapshot().command_in_flight
+                    assert in_flight is not None
                     command = self.model.commands[in_flight]
                     assert isinstance(command, Unlock)
                     assert self.model.state in ("booked", "active")
@@ -142,8 +144,8 @@ class VehicleBox(RuleBasedStateMachine):
                     self.take_reply(intent)
                 case WriteRecord():
                     self.take_record(intent)
-                case Event(type=kind):
-                    event(f"event {kind}")
+                case RaiseEvent(event=raised):
+                    event(f"event {raised.event_type}")
 
     def take_reply(self, reply: Reply) -> None:
         assert reply.command_id in self.model.commands, "a reply for no command"
@@ -155,17 +157,20 @@ class VehicleBox(RuleBasedStateMachine):
             assert self.model.state == "none"
             self.model.state, self.model.order_id = "booked", command.order_id
 
-    def take_record(self, record: WriteRecord) -> None:
-        event(f"record {record.type}")
-        assert record.fields["order_id"] == self.model.order_id
-        if record.type == "rental_started":
+    def take_record(self, written: WriteRecord) -> None:
+        record = written.record
+        assert isinstance(record, RentalStarted | RentalEnded)
+        event(f"record {record.record_type}")
+        assert record.order_id == self.model.order_id
+        if record.record_type == "rental_started":
             assert self.model.state == "booked"
             self.model.state = "active"
         else:
-            assert record.type == "rental_ended"
+            assert record.record_type == "rental_ended"
+            assert isinstance(record, RentalEnded)
             assert self.model.state in ("booked", "active")
-            charges = record.fields["charges"]
-            assert charges["total_cents"] == charges["time_cents"] + charges["fuel_cents"]
+            charges = record.charges
+            assert charges.total_cents == charges.time_cents + charges.fuel_cents
             self.model.state, self.model.order_id = "none", None
 
     def command(self, command: Command) -> None:
@@ -267,7 +272,7 @@ class VehicleBox(RuleBasedStateMachine):
 
     @rule()
     def crash_and_restart(self) -> None:
-        snapshot = json.loads(json.dumps(self.controller.snapshot()))
+        snapshot = json.loads(self.controller.snapshot().model_dump_json())
         self.controller = VehicleController.restore(snapshot, TIMEOUT_S, RETRIES)
         self.timers.clear()
         self.told = None
@@ -281,12 +286,12 @@ class VehicleBox(RuleBasedStateMachine):
     def reports_only_what_the_bus_showed(self) -> None:
         view = self.controller.view()
         told = self.told or Signals()
-        assert view["lock"] in (told.lock_state or "unknown", "fault")
-        assert view["start_enabled"] == told.start_enabled
+        assert view.lock in (told.lock_state or "unknown", "fault")
+        assert view.start_enabled == told.start_enabled
 
     @invariant()
     def one_rental_as_told(self) -> None:
-        assert self.controller.view()["rental"] == self.model.state
+        assert self.controller.view().rental == self.model.state
 
     def teardown(self) -> None:
         for _ in range(8 * (RETRIES + 1)):

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cabinet_harness import UNLOCKED, Cabinet, reading
+from cabinet_driver import UNLOCKED, Cabinet, reading
 from pydantic import BaseModel, ValidationError
-from vehicle_harness import PARKED, TARIFF, Box, of_type, wall
+from vehicle_driver import PARKED, TARIFF, Box, of_type, wall
 
 from edge.box import BoxServices, IntentRunner
 from edge.cabinet.box import CabinetBox
-from edge.cabinet.events import (
+from edge.cabinet.inputs import (
     BankInserted,
     BankRemoved,
     InventoryRead,
@@ -30,13 +30,16 @@ from edge.cabinet.events import (
     Reserve,
     SetSlot,
 )
+from edge.cabinet.records import BankIn, BankOut
+from edge.cabinet.telemetry import CabinetTelemetry
 from edge.clock import BoxClock, Now
 from edge.config import AgentConfig, validate_config
 from edge.intents import CancelTimer, StartTimer
 from edge.mqtt.link import STATUS_OFFLINE
+from edge.mqtt.topics import event_message
 from edge.parking.box import ParkingBox
 from edge.parking.controller import ParkingController
-from edge.parking.events import (
+from edge.parking.inputs import (
     GroundLockFaultChanged,
     LockStatus,
     Lower,
@@ -44,19 +47,17 @@ from edge.parking.events import (
     PositionChanged,
     Raise,
 )
+from edge.parking.records import ParkingEnded, ParkingStarted
+from edge.parking.telemetry import ParkingTelemetry
 from edge.store import Store
 from edge.vehicle.box import VehicleBox
-from edge.vehicle.events import SetService, Signals, StartRental, TroubleCodes
-from edge.wire import RECORD_MODELS, Event, StatusOffline, StatusOnline, validate_outgoing
-from edge.wire.records import (
-    BankIn,
-    BankOut,
-    ParkingEnded,
-    ParkingStarted,
-    RentalEnded,
-    RentalStarted,
-)
-from edge.wire.telemetry import CabinetTelemetry, ParkingTelemetry, VehicleTelemetry
+from edge.vehicle.inputs import SetService, Signals, StartRental, TroubleCodes
+from edge.vehicle.records import RentalEnded, RentalStarted
+from edge.vehicle.telemetry import VehicleTelemetry
+from edge.wire.fields import EventBody, JsonObject
+from edge.wire.messages import RECORD_MODELS, validate_outgoing
+from edge.wire.status import StatusOffline, StatusOnline
+from edge.wire.telemetry import Telemetry
 from firmware_protocol.slotboard import GroundLockFault, Position
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -85,7 +86,7 @@ def services_for(kind: str, tmp_path: Path, store: Store) -> BoxServices:
         store=store,
         clock=BoxClock(None, synced=True),
         outbox_changed=lambda: None,
-        publish_event=lambda event: None,
+        publish_event=lambda ts, event: None,
         telemetry_changed=lambda: None,
         logger=_Quiet(),
     )
@@ -100,6 +101,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
         opened.close()
 
 
+class NoState(BaseModel):
+    """The runner's snapshot here: the controllers' own are theirs to test."""
+
+
 class Published:
     """The agent's durable path: a controller's intents through IntentRunner into a real store.
     What it would publish (outbox items, events) is validated at once and kept by topic."""
@@ -107,17 +112,20 @@ class Published:
     def __init__(self, store: Store, services: BoxServices) -> None:
         self.store = store
         self.by_topic: dict[str, list[BaseModel]] = {"records": [], "replies": [], "events": []}
-        self._events: list[dict[str, Any]] = []
+        self._events: list[JsonObject] = []
         self._last_id = 0
-        services.publish_event = self._events.append
+        services.publish_event = self._publish_event
         self._runner = IntentRunner(
             services,
             "wire-test",
-            snapshot=dict,
+            snapshot=NoState,
             on_timer=lambda name: None,
             on_hardware=lambda intent: None,
             saved=None,
         )
+
+    def _publish_event(self, ts: str, event: EventBody) -> None:
+        self._events.append(event_message(ts, event))
 
     def __call__(self, intents: list[Any], now: Now) -> list[Any]:
         # Timers need a running loop, and are not on the wire.
@@ -135,7 +143,7 @@ class Published:
         return [m for models in self.by_topic.values() for m in models if isinstance(m, model)]
 
     def event_types(self) -> list[str]:
-        return [event.type for event in self.of(Event)]
+        return [event.model_dump()["type"] for event in self.by_topic["events"]]
 
     def statuses(self) -> list[str]:
         return [reply.model_dump()["status"] for reply in self.by_topic["replies"]]
@@ -311,9 +319,10 @@ def test_parking_records_and_events(published: Published) -> None:
 # -- telemetry --------------------------------------------------------------------------------
 
 
-def snapshot(box: VehicleBox | CabinetBox | ParkingBox) -> dict[str, Any]:
+def snapshot(box: VehicleBox | CabinetBox | ParkingBox) -> JsonObject:
     """What the agent publishes on `telemetry` (edge/agent.py)."""
-    return {"ts": box.services.clock.now().wall, **box.telemetry()}
+    telemetry: Telemetry = box.telemetry(box.services.clock.now().wall)
+    return telemetry.model_dump(mode="json")
 
 
 def test_vehicle_telemetry(tmp_path: Path, store: Store) -> None:
@@ -448,10 +457,21 @@ def test_money_must_be_whole_cents(published: Published) -> None:
 
 
 def test_other_topics_catch_drift_too() -> None:
-    event = {"ts": wall(0.0), "type": "forced_removal", "slot": 3, "bank_id": None}
+    event = {
+        "ts": wall(0.0),
+        "type": "forced_removal",
+        "slot": 3,
+        "bank_id": None,
+        "charge_pct": None,
+        "forced": True,
+    }
     assert validate_outgoing("events", event).model_dump() == event  # its own fields kept
     with pytest.raises(ValidationError):
         validate_outgoing("events", {"type": "forced_removal", "slot": 3})
+    with pytest.raises(ValidationError):  # each type has its own fields, and no others
+        validate_outgoing("events", {**event, "reason": "x"})
+    with pytest.raises(ValidationError):
+        validate_outgoing("events", {**event, "type": "bank_gone"})
     reply = {"command_id": None, "status": "rejected", "code": "bad_json", "detail": "x"}
     validate_outgoing("replies", {**reply, "result": None})
     with pytest.raises(ValidationError):

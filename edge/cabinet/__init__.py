@@ -1,8 +1,11 @@
-"""The cabinet box's pure state machines: events in, intents out (no I/O, no clocks).
+"""The cabinet box, one slice: its command args (`commands`), the controller's `inputs` and
+`intents`, what it publishes (`records`, `events`, `results`, `telemetry`), its durable state
+(`snapshot`), the pure state machines (`controller`, `slot`, `reservations`, `rent`; inputs in,
+intents out, no I/O, no clocks) and the adapter (`box`, `board_worker`, `boards`, `slot_map`).
 
-The adapter feeds `events` to `controller.CabinetController.handle` and carries out the
+The adapter feeds `inputs` to `controller.CabinetController.handle` and carries out the
 `intents` it gets back: Eject and LockSlot one at a time on the line, each answered by one
-outcome event; ReadInventory by an InventoryRead. Slot states are listed in `slot`. Choices the
+outcome input; ReadInventory by an InventoryRead. Slot states are listed in `slot`. Choices the
 contract leaves open:
 - reserve is all or nothing: fewer free slots than `count` is `not_allowed`, the detail saying
   how many there are. Its result: `reservation_id`, `purpose`, `slots` (ascending), `expires_at`.

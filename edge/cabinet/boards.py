@@ -1,5 +1,5 @@
 """The slot boards as the cabinet box sees them: what each one says, in the cabinet's slot
-numbers (the controller's events), and how each one is doing.
+numbers (the controller's inputs), and how each one is doing.
 
 A board the link finds unreachable (a request to it timed out) is probed with GET_INFO once it
 stayed so for PROBE_AFTER_S: a noisy line loses a poll now and then, and the next one opens a
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from edge.cabinet import events as ev
+from edge.cabinet import inputs
 from edge.cabinet.slot_map import SlotMap
+from edge.cabinet.telemetry import BoardHealth
 from firmware_protocol.slotboard import (
     BankInserted,
     BankRemoved,
@@ -54,7 +54,7 @@ class Boards:
     def __iter__(self) -> Iterator[BoardStatus]:
         return iter(self.status.values())
 
-    def readings(self, address: int, statuses: tuple[SlotStatus, ...]) -> ev.InventoryRead:
+    def readings(self, address: int, statuses: tuple[SlotStatus, ...]) -> inputs.InventoryRead:
         """GET_SLOTS of one board as the controller reads it."""
         readings = []
         for board_slot, slot in enumerate(self.map.slots_of(address), start=1):
@@ -63,10 +63,10 @@ class Boards:
                 fields = (s.lock, s.bank_present, s.bank_id, s.charge_pct, s.faults)
             else:
                 fields = NO_SUCH_SLOT
-            readings.append(ev.SlotReading(slot, *fields))
-        return ev.InventoryRead(tuple(readings))
+            readings.append(inputs.SlotReading(slot, *fields))
+        return inputs.InventoryRead(tuple(readings))
 
-    def event(self, address: int, event: Event) -> ev.BoardEvent | None:
+    def event(self, address: int, event: Event) -> inputs.SlotChange | None:
         """A board event as the controller takes it; None for one about no cabinet slot (or
         BoardReset and unknown types, which the poller's lost-events callback covers)."""
         if not isinstance(event, BankInserted | BankRemoved | LockChanged | SlotFaultChanged):
@@ -75,12 +75,12 @@ class Boards:
         if slot is None:
             return None
         if isinstance(event, BankInserted):
-            return ev.BankInserted(slot, event.bank_id, event.charge_pct)
+            return inputs.BankInserted(slot, event.bank_id, event.charge_pct)
         if isinstance(event, BankRemoved):
-            return ev.BankRemoved(slot, event.forced)
+            return inputs.BankRemoved(slot, event.forced)
         if isinstance(event, LockChanged):
-            return ev.LockChanged(slot, event.lock)
-        return ev.SlotFaultChanged(slot, event.faults)
+            return inputs.LockChanged(slot, event.lock)
+        return inputs.SlotFaultChanged(slot, event.faults)
 
     def due(
         self, now: float, reachable: Callable[[int], bool]
@@ -108,13 +108,13 @@ class Boards:
         board.silent_since = None
         board.probed_at = now
 
-    def states(self) -> list[dict[str, Any]]:
+    def states(self) -> list[BoardHealth]:
         """For telemetry: each board `ok`, `unreachable`, or `unread` (answering, not read)."""
         return [
-            {
-                "address": board.address,
-                "state": "unreachable" if board.down else "ok" if board.fed else "unread",
-            }
+            BoardHealth(
+                address=board.address,
+                state="unreachable" if board.down else "ok" if board.fed else "unread",
+            )
             for board in self
         ]
 

@@ -13,22 +13,33 @@ records, replies and events out.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import JsonValue
 
 from edge.cabinet import records
 from edge.cabinet.events import (
+    EjectFailure,
+    EjectNotTaken,
+    ForcedRemoval,
+    LockFailure,
+    ReservationExpired,
+    ReservationSlotLost,
+    SlotFaultCleared,
+    SlotFaultRaised,
+    SlotUnlocked,
+    UnknownBank,
+)
+from edge.cabinet.inputs import (
     BankInserted,
     BankRemoved,
-    CabinetEvent,
+    CabinetInput,
     Cancel,
     EjectDone,
     EjectFailed,
-    HardwareCode,
     InventoryRead,
     LockChanged,
     LockDone,
     LockFailed,
-    Now,
+    Purpose,
     Rent,
     Reserve,
     SetSlot,
@@ -36,9 +47,10 @@ from edge.cabinet.events import (
     SlotReading,
     TimerFired,
 )
-from edge.cabinet.intents import Event, Intent, LockSlot, ReadInventory, Reply, ReplyStatus
+from edge.cabinet.intents import LockSlot, ReadInventory
 from edge.cabinet.rent import RentOperation
 from edge.cabinet.reservations import Reservations
+from edge.cabinet.results import CancelResult, ReserveResult, SetSlotResult
 from edge.cabinet.slot import (
     BUSY,
     DISABLED,
@@ -53,13 +65,30 @@ from edge.cabinet.slot import (
     Slot,
     slot_machine,
 )
+from edge.cabinet.snapshot import (
+    SNAPSHOT_VERSION,
+    CabinetSnapshot,
+    cabinet_snapshot,
+    restore_rent,
+    restore_reservations,
+    restore_slot,
+)
+from edge.cabinet.telemetry import (
+    CabinetDescription,
+    CabinetSlot,
+    CabinetView,
+    RentView,
+    ReservationView,
+    Reserved,
+    SlotView,
+)
+from edge.clock import Now
+from edge.commands.reply import FailureCode, RejectCode
+from edge.controller import ControllerBase, SnapshotError, restore_snapshot
+from edge.intents import Intent, Reply
 from firmware_protocol.slotboard import LockState, SlotFault
 
-SNAPSHOT_VERSION = 1
-
-
-class SnapshotError(ValueError):
-    """A snapshot the cabinet controller cannot be restored from."""
+__all__ = ["CabinetController", "SnapshotError", "UnknownSlot"]
 
 
 class UnknownSlot(ValueError):
@@ -70,11 +99,11 @@ def fault_names(faults: SlotFault) -> list[str]:
     return [str(flag.name).lower() for flag in SlotFault if flag in faults]
 
 
-class CabinetController:
+class CabinetController(ControllerBase):
     def __init__(self, slot_count: int, min_charge_pct: int, take_timeout_s: float) -> None:
         if slot_count < 1:
             raise ValueError("a cabinet has at least one slot")
-        self._outbox: list[Intent] = []
+        super().__init__()
         self._slots = [Slot(n, self._outbox, take_timeout_s) for n in range(1, slot_count + 1)]
         self._machine = slot_machine(self._slots)
         self._reservations = Reservations(self._outbox)
@@ -83,7 +112,7 @@ class CabinetController:
         self._take_timeout_s = take_timeout_s
         self._inventory_read = False
 
-    def handle(self, event: CabinetEvent, now: Now) -> list[Intent]:
+    def handle(self, event: CabinetInput, now: Now) -> list[Intent]:
         match event:
             case InventoryRead(slots=readings):
                 self._inventory_read = True
@@ -119,78 +148,74 @@ class CabinetController:
         self._reply_finished_rents()
         return self._take_outbox()
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> CabinetView:
         """The telemetry fields this controller owns (contract section 5)."""
-        return {
-            "slots": [
-                {
-                    "slot": slot.number,
-                    "state": self._state_of(slot),
-                    "bank_id": None if slot.bank is None else slot.bank.bank_id,
-                    "charge_pct": None if slot.bank is None else slot.bank.charge_pct,
-                    "enabled": slot.state != DISABLED,
-                }
+        return CabinetView(
+            slots=[
+                CabinetSlot(
+                    slot=slot.number,
+                    state=self._state_of(slot),
+                    bank_id=None if slot.bank is None else slot.bank.bank_id,
+                    charge_pct=None if slot.bank is None else slot.bank.charge_pct,
+                    enabled=slot.state != DISABLED,
+                )
                 for slot in self._slots
             ]
-        }
+        )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> CabinetDescription:
         """For `edge-agent status`: the slots, reservations and rents, as last made durable."""
-        return {
-            **self.view(),
-            "reservations": [
-                {
-                    "reservation_id": r.reservation_id,
-                    "purpose": r.purpose,
-                    "slots": r.slots,
-                    "expires_at": r.expires_at,
-                }
+        return CabinetDescription(
+            slots=self.view().slots,
+            reservations=[
+                ReservationView(
+                    reservation_id=r.reservation_id,
+                    purpose=r.purpose,
+                    slots=list(r.slots),
+                    expires_at=r.expires_at,
+                )
                 for r in self._reservations
             ],
-            "rents": [
-                {
-                    "order_id": rent.order_id,
-                    "reservation_id": rent.reservation_id,
-                    "slots": rent.slots,
-                }
+            rents=[
+                RentView(
+                    order_id=rent.order_id,
+                    reservation_id=rent.reservation_id,
+                    slots=list(rent.slots),
+                )
                 for rent in self._rents.values()
             ],
-        }
+        )
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "version": SNAPSHOT_VERSION,
-            "slots": [slot.snapshot() for slot in self._slots],
-            "reservations": self._reservations.snapshot(),
-            "rents": [rent.snapshot() for rent in self._rents.values()],
-        }
+    def snapshot(self) -> CabinetSnapshot:
+        return cabinet_snapshot(self._slots, self._reservations, list(self._rents.values()))
 
     @classmethod
     def restore(
         cls,
-        snapshot: dict[str, Any],
+        saved: JsonValue,
         slot_count: int,
         min_charge_pct: int,
         take_timeout_s: float,
     ) -> CabinetController:
         """After a restart: slots, reservations and rents as they were, each slot `stale`
         until it is read again (the first InventoryRead of it reconciles it). Nothing is sent to
-        the boards. Call resume() once next."""
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise SnapshotError(f"snapshot version {snapshot.get('version')!r} is not supported")
+        the boards. Call resume() once next. SnapshotError when `saved` (the store's JSON) is
+        not a snapshot of this cabinet."""
+        snapshot = restore_snapshot(CabinetSnapshot, saved, SNAPSHOT_VERSION, "cabinet")
         controller = cls(slot_count, min_charge_pct, take_timeout_s)
         try:
-            saved = snapshot["slots"]
-            if len(saved) != slot_count:
-                raise ValueError(f"the snapshot has {len(saved)} slots, the cabinet {slot_count}")
-            for slot, slot_snapshot in zip(controller._slots, saved, strict=True):
-                controller._machine.set_state(slot.restore(slot_snapshot), model=slot)
-            controller._reservations.restore(snapshot["reservations"])
-            for rent_snapshot in snapshot["rents"]:
-                rent = RentOperation.restore(rent_snapshot)
+            if len(snapshot.slots) != slot_count:
+                raise ValueError(
+                    f"the snapshot has {len(snapshot.slots)} slots, the cabinet {slot_count}"
+                )
+            for slot, slot_snapshot in zip(controller._slots, snapshot.slots, strict=True):
+                controller._machine.set_state(restore_slot(slot, slot_snapshot), model=slot)
+            restore_reservations(controller._reservations, snapshot.reservations)
+            for rent_snapshot in snapshot.rents:
+                rent = restore_rent(rent_snapshot)
                 controller._rents[rent.command_id] = rent
             controller._check_restored()
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except ValueError as error:
             raise SnapshotError(f"malformed cabinet snapshot: {error!r}") from error
         return controller
 
@@ -235,7 +260,9 @@ class CabinetController:
         """The slot's first reading after a restart has been applied."""
         if slot.state == EJECTING and slot.job is not None and not slot.job.opened:
             # The eject may never have reached the board; it is not sent again by itself.
-            self._eject_failed(slot, "hardware_fault", "interrupted by a restart of the agent")
+            self._eject_failed(
+                slot, FailureCode.HARDWARE_FAULT, "interrupted by a restart of the agent"
+            )
         elif slot.state == LOCKING and slot.unlatched():
             slot.trigger("relock")
 
@@ -252,9 +279,9 @@ class CabinetController:
         else:
             reservation = None
         slot.bank = bank
-        self._outbox.append(records.bank_in(slot.number, bank, reservation, now, observed))
+        self._record(records.bank_in(slot.number, bank, reservation, now, observed))
         if bank.bank_id is None:
-            self._event("unknown_bank", slot=slot.number, charge_pct=bank.charge_pct)
+            self._event(UnknownBank(slot=slot.number, charge_pct=bank.charge_pct))
         if slot.state in RESTING:
             slot.trigger("settle")
         elif slot.unlatched():
@@ -267,11 +294,12 @@ class CabinetController:
         slot.bank = None
         if job is None:
             self._event(
-                "forced_removal",
-                slot=slot.number,
-                bank_id=bank.bank_id,
-                charge_pct=bank.charge_pct,
-                forced=forced,
+                ForcedRemoval(
+                    slot=slot.number,
+                    bank_id=bank.bank_id,
+                    charge_pct=bank.charge_pct,
+                    forced=forced,
+                )
             )
             if slot.state != DISABLED:
                 slot.trigger("quarantine")
@@ -281,7 +309,7 @@ class CabinetController:
         rent = self._rents.get(job.command_id)
         if rent is not None:
             rent.ejected(slot.number)
-        self._outbox.append(records.bank_out(slot.number, bank, job, now, observed))
+        self._record(records.bank_out(slot.number, bank, job, now, observed))
         if slot.state in BUSY:
             slot.trigger("finish")
         else:
@@ -303,7 +331,7 @@ class CabinetController:
             if lock is LockState.LOCKED:
                 slot.trigger("finish")
         elif lock is LockState.UNLOCKED and previous is not lock and slot.bank is not None:
-            self._event("slot_unlocked", slot=slot.number, bank_id=slot.bank.bank_id)
+            self._event(SlotUnlocked(slot=slot.number, bank_id=slot.bank.bank_id))
             self._outbox.append(LockSlot(slot.number))
             if slot.state not in (DISABLED, QUARANTINED) and slot.read:
                 slot.trigger("quarantine")
@@ -313,39 +341,37 @@ class CabinetController:
     def _fault_bits(self, slot: Slot, faults: SlotFault) -> None:
         previous, slot.faults = slot.faults, faults
         if faults and faults != previous:
-            self._event("slot_fault", slot=slot.number, faults=fault_names(faults))
+            self._event(SlotFaultRaised(slot=slot.number, faults=fault_names(faults)))
         elif previous and not faults:
-            self._event("slot_fault_cleared", slot=slot.number)
+            self._event(SlotFaultCleared(slot=slot.number))
         if slot.state == EJECTING and slot.job is not None and not slot.job.opened:
             if faults & SlotFault.LOCK_STUCK:
-                self._eject_failed(slot, "hardware_fault", "the latch is stuck")
+                self._eject_failed(slot, FailureCode.HARDWARE_FAULT, "the latch is stuck")
         elif slot.state in RESTING:
             slot.trigger("settle")
 
     # -- outcomes of board requests and timers --------------------------------------------------
 
-    def _board_refused_eject(self, slot: Slot, code: HardwareCode) -> None:
+    def _board_refused_eject(self, slot: Slot, code: FailureCode) -> None:
         if slot.state == EJECTING and slot.job is not None and not slot.job.opened:
-            timed_out = code == "hardware_timeout"
+            timed_out = code == FailureCode.HARDWARE_TIMEOUT
             reason = "no response from the board" if timed_out else "the board refused the eject"
             self._eject_failed(slot, code, reason)
             self._outbox.append(ReadInventory())
 
-    def _eject_failed(self, slot: Slot, code: HardwareCode, reason: str) -> None:
+    def _eject_failed(self, slot: Slot, code: FailureCode, reason: str) -> None:
         assert slot.job is not None
         job = slot.job
         rent = self._rents.get(job.command_id)
         if rent is not None:
             rent.failed(slot.number, code, reason)
-        self._event(
-            "eject_failed", slot=slot.number, order_id=job.order_id, code=code, reason=reason
-        )
+        self._event(EjectFailure(slot=slot.number, order_id=job.order_id, code=code, reason=reason))
         slot.drop_job()
         slot.trigger("finish")
 
-    def _lock_failed(self, slot: Slot, code: HardwareCode) -> None:
+    def _lock_failed(self, slot: Slot, code: FailureCode) -> None:
         if slot.state == LOCKING:
-            self._event("lock_failed", slot=slot.number, code=code)
+            self._event(LockFailure(slot=slot.number, code=code))
             slot.trigger("quarantine")
 
     def _timer_fired(self, name: str) -> None:
@@ -362,7 +388,7 @@ class CabinetController:
         assert slot.job is not None
         if not slot.job.opened:
             reason = f"the latch did not open within {self._take_timeout_s:g} s"
-            self._eject_failed(slot, "hardware_timeout", reason)
+            self._eject_failed(slot, FailureCode.HARDWARE_TIMEOUT, reason)
             self._outbox.append(ReadInventory())
             return
         self._not_taken(slot, f"not taken within {self._take_timeout_s:g} s")
@@ -372,16 +398,17 @@ class CabinetController:
         assert slot.job is not None
         assert slot.bank is not None
         self._event(
-            "eject_not_taken",
-            slot=slot.number,
-            order_id=slot.job.order_id,
-            bank_id=slot.bank.bank_id,
-            reason=reason,
+            EjectNotTaken(
+                slot=slot.number,
+                order_id=slot.job.order_id,
+                bank_id=slot.bank.bank_id,
+                reason=reason,
+            )
         )
 
-    def _expired(self, reservation_id: str, purpose: str, slots: list[int]) -> None:
+    def _expired(self, reservation_id: str, purpose: Purpose, slots: list[int]) -> None:
         self._event(
-            "reservation_expired", reservation_id=reservation_id, purpose=purpose, slots=slots
+            ReservationExpired(reservation_id=reservation_id, purpose=purpose, slots=list(slots))
         )
 
     # -- commands -------------------------------------------------------------------------------
@@ -389,11 +416,11 @@ class CabinetController:
     def _reserve(self, command: Reserve, now: Now) -> None:
         refusal = self._not_read_yet()
         if refusal is not None:
-            self._reply(command.command_id, "rejected", "busy", refusal)
+            self._reject(command.command_id, RejectCode.BUSY, refusal)
             return
         if self._reservations.get(command.reservation_id) is not None:
             detail = f"reservation {command.reservation_id} is already held"
-            self._reply(command.command_id, "rejected", "not_allowed", detail)
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, detail)
             return
         if command.purpose == "rent":
             picked = self._pick_banks(command.command_id, command.count)
@@ -406,18 +433,18 @@ class CabinetController:
         reservation = self._reservations.hold(
             command.reservation_id, command.purpose, slots, command.ttl_s, now
         )
-        result = {
-            "reservation_id": reservation.reservation_id,
-            "purpose": reservation.purpose,
-            "slots": list(slots),
-            "expires_at": reservation.expires_at,
-        }
-        self._reply(command.command_id, "ok", result=result)
+        result = ReserveResult(
+            reservation_id=reservation.reservation_id,
+            purpose=reservation.purpose,
+            slots=list(slots),
+            expires_at=reservation.expires_at,
+        )
+        self._ok(command.command_id, result)
 
     def _rent(self, command: Rent, now: Now) -> None:
         refusal = self._not_read_yet()
         if refusal is not None:
-            self._reply(command.command_id, "rejected", "busy", refusal)
+            self._reject(command.command_id, RejectCode.BUSY, refusal)
             return
         picked = self._rent_slots(command)
         if isinstance(picked, Reply):
@@ -438,16 +465,16 @@ class CabinetController:
     def _rent_slots(self, command: Rent) -> tuple[list[Slot], str | None] | Reply:
         """The slots a rent ejects (its reservation ended), or the refusal."""
 
-        def refuse(code: str, detail: str) -> Reply:
+        def refuse(code: RejectCode, detail: str) -> Reply:
             return Reply(command.command_id, "rejected", code, detail)
 
         if command.reservation_id is None:
             if command.count is None or command.count < 1:
-                return refuse("not_allowed", "needs a reservation_id or a count")
+                return refuse(RejectCode.NOT_ALLOWED, "needs a reservation_id or a count")
             picked = self._pick_banks(command.command_id, command.count)
             return picked if isinstance(picked, Reply) else (picked, None)
         if command.count is not None:
-            return refuse("not_allowed", "needs a reservation_id or a count, not both")
+            return refuse(RejectCode.NOT_ALLOWED, "needs a reservation_id or a count, not both")
         reservation = self._reservations.get(command.reservation_id)
         if reservation is None:
             renting = [
@@ -455,14 +482,18 @@ class CabinetController:
             ]
             if renting:
                 detail = f"reservation {command.reservation_id} is being ejected for order "
-                return refuse("busy", detail + renting[0].order_id)
-            return refuse("not_allowed", f"no reservation {command.reservation_id} is held")
+                return refuse(RejectCode.BUSY, detail + renting[0].order_id)
+            return refuse(
+                RejectCode.NOT_ALLOWED, f"no reservation {command.reservation_id} is held"
+            )
         if reservation.purpose != "rent":
-            return refuse("not_allowed", f"reservation {command.reservation_id} is for a return")
+            return refuse(
+                RejectCode.NOT_ALLOWED, f"reservation {command.reservation_id} is for a return"
+            )
         slots = [self._slot(number) for number in reservation.slots]
         unread = [slot.number for slot in slots if slot.stale]
         if unread:
-            return refuse("busy", f"slots {unread} not read since the agent restarted")
+            return refuse(RejectCode.BUSY, f"slots {unread} not read since the agent restarted")
         assert all(slot.state == OCCUPIED for slot in slots)
         self._reservations.end(reservation)
         return slots, reservation.reserved_at
@@ -477,42 +508,46 @@ class CabinetController:
         soon = self._reservations.relocking_banks(self._slots, self._min_charge_pct)
         if count >= 1 and len(free) + len(soon) >= count:
             detail = f"{what}, {len(free)} available and {len(soon)} being locked back in"
-            return Reply(command_id, "rejected", "busy", detail)
-        return Reply(command_id, "rejected", "not_allowed", f"{what}, {len(free)} available")
+            return Reply(command_id, "rejected", RejectCode.BUSY, detail)
+        return Reply(
+            command_id, "rejected", RejectCode.NOT_ALLOWED, f"{what}, {len(free)} available"
+        )
 
     def _pick_empty(self, command_id: str, count: int) -> list[Slot] | Reply:
         free = self._reservations.free_empty(self._slots)
         if count >= 1 and len(free) >= count:
             return free[:count]
         detail = f"{count} empty slots asked for, {len(free)} available"
-        return Reply(command_id, "rejected", "not_allowed", detail)
+        return Reply(command_id, "rejected", RejectCode.NOT_ALLOWED, detail)
 
     def _cancel(self, command: Cancel) -> None:
         reservation = self._reservations.get(command.reservation_id)
         if reservation is None:
             detail = f"no reservation {command.reservation_id} is held"
-            self._reply(command.command_id, "rejected", "not_allowed", detail)
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, detail)
             return
         self._reservations.end(reservation)
-        result = {"reservation_id": reservation.reservation_id, "released": reservation.slots}
-        self._reply(command.command_id, "ok", result=result)
+        result = CancelResult(
+            reservation_id=reservation.reservation_id, released=list(reservation.slots)
+        )
+        self._ok(command.command_id, result)
 
     def _set_slot(self, command: SetSlot) -> None:
         if not 1 <= command.slot <= len(self._slots):
             detail = f"no slot {command.slot}: the slots are 1 to {len(self._slots)}"
-            self._reply(command.command_id, "rejected", "not_allowed", detail)
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, detail)
             return
         slot = self._slot(command.slot)
         if not command.enabled:
             if slot.state in BUSY:
                 detail = f"slot {slot.number} is {slot.state}"
-                self._reply(command.command_id, "rejected", "busy", detail)
+                self._reject(command.command_id, RejectCode.BUSY, detail)
                 return
             slot.trigger("disable")
         elif slot.state in (DISABLED, QUARANTINED):
             slot.trigger("enable")
-        result = {"slot": slot.number, "enabled": command.enabled, "state": slot.state}
-        self._reply(command.command_id, "ok", result=result)
+        result = SetSlotResult(slot=slot.number, enabled=command.enabled, state=slot.state)
+        self._ok(command.command_id, result)
 
     def _not_read_yet(self) -> str | None:
         if self._inventory_read:
@@ -529,10 +564,9 @@ class CabinetController:
                 if slot.stale or slot.state == reservation.holds:
                     continue
                 self._event(
-                    "reservation_slot_lost",
-                    reservation_id=reservation.reservation_id,
-                    slot=number,
-                    state=slot.state,
+                    ReservationSlotLost(
+                        reservation_id=reservation.reservation_id, slot=number, state=slot.state
+                    )
                 )
                 self._reservations.let_go(reservation, number)
 
@@ -542,10 +576,10 @@ class CabinetController:
                 del self._rents[command_id]
                 self._outbox.append(rent.reply())
 
-    def _state_of(self, slot: Slot) -> str:
+    def _state_of(self, slot: Slot) -> SlotView:
         reservation = self._reservations.holder(slot.number)
         if reservation is not None and slot.state == reservation.holds:
-            return f"reserved_{reservation.purpose}"
+            return Reserved(f"reserved_{reservation.purpose}")
         return slot.state
 
     def _check_restored(self) -> None:
@@ -564,21 +598,3 @@ class CabinetController:
         if not 1 <= number <= len(self._slots):
             raise UnknownSlot(f"no slot {number}: the slots are 1 to {len(self._slots)}")
         return self._slots[number - 1]
-
-    def _event(self, kind: str, **fields: Any) -> None:
-        self._outbox.append(Event(kind, fields))
-
-    def _reply(
-        self,
-        command_id: str,
-        status: ReplyStatus,
-        code: str | None = None,
-        detail: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        self._outbox.append(Reply(command_id, status, code, detail, result))
-
-    def _take_outbox(self) -> list[Intent]:
-        intents = self._outbox.copy()
-        self._outbox.clear()
-        return intents

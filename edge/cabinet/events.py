@@ -1,136 +1,188 @@
-"""What the adapter feeds the cabinet controller: slot readings, board events, the outcomes of
-the board requests it carried out, timers and commands.
+"""The events the cabinet publishes on `events` (contract section 2): from the controller
+(a slot, a bank, an eject, a reservation) and from the adapter (a board on the line).
 
-Slots are numbered across the whole cabinet, 1 to N: the first board's slots first
-(`cabinet.boards` in slot order). The adapter maps a board address and its slot to this number.
+Each is published as `{"ts", "type", **its fields}`. A fault (`fault = True`, logged
+`box.fault`) means hardware or an operation went wrong; the others are state changes worth a
+human's eye (`box.event`).
 """
 
-from dataclasses import dataclass
-from typing import Literal
+from __future__ import annotations
 
-from edge.clock import Now as Now  # the time an event is handled at; mono runs across restarts
-from edge.intents import TimerFired as TimerFired
-from firmware_protocol.slotboard import LockState, SlotFault
+from typing import ClassVar
 
-HardwareCode = Literal["hardware_timeout", "hardware_fault"]
-Purpose = Literal["rent", "return"]
+from pydantic import Field
 
+from edge.cabinet.inputs import Purpose
+from edge.cabinet.slot import SlotState
+from edge.commands.reply import FailureCode
+from edge.wire.fields import EventBody
 
-@dataclass(frozen=True)
-class SlotReading:
-    """One slot as GET_SLOTS reported it. bank_id None: no bank, or an id that cannot be read."""
-
-    slot: int
-    lock: LockState
-    bank_present: bool
-    bank_id: str | None
-    charge_pct: int | None
-    faults: SlotFault
+SLOT = "The cabinet's slot number, from 1."
+BOARD = "The board's bus address."
+BOARD_SLOTS = "The board's first and last cabinet slot numbers."
 
 
-@dataclass(frozen=True)
-class InventoryRead:
-    """Slots as read from the boards: all of them or any subset (a board may not answer).
+class UnknownBank(EventBody):
+    """A bank whose id the slot cannot read arrived; it is recorded (`bank_in`, bank_id null)
+    and locked in."""
 
-    The first reading of a slot after `restore` reconciles it with the snapshot: what changed
-    while the agent was down is recorded with `observed_after_restart: true`.
-    """
+    event_type: ClassVar[str] = "unknown_bank"
+    fault: ClassVar[bool] = True
 
-    slots: tuple[SlotReading, ...]
-
-
-@dataclass(frozen=True)
-class BankInserted:
-    slot: int
-    bank_id: str | None
-    charge_pct: int | None
+    slot: int = Field(description=SLOT)
+    charge_pct: int | None = Field(description="Its charge in %; null when unknown.")
 
 
-@dataclass(frozen=True)
-class BankRemoved:
-    """`forced`: the latch read locked as the bank left (pulled out, never ejected)."""
+class ForcedRemoval(EventBody):
+    """A bank left its slot without an eject: there is no order to bill, the slot is
+    quarantined."""
 
-    slot: int
-    forced: bool
+    event_type: ClassVar[str] = "forced_removal"
+    fault: ClassVar[bool] = True
 
-
-@dataclass(frozen=True)
-class LockChanged:
-    slot: int
-    lock: LockState
-
-
-@dataclass(frozen=True)
-class SlotFaultChanged:
-    """The slot's whole new set of fault bits."""
-
-    slot: int
-    faults: SlotFault
+    slot: int = Field(description=SLOT)
+    bank_id: str | None = Field(description="The bank that left; null when unreadable.")
+    charge_pct: int | None = Field(description="Its charge in %; null when unknown.")
+    forced: bool | None = Field(
+        description="True when the latch read locked as the bank left (pulled out); null when "
+        "a reading, not the board's event, showed it gone."
+    )
 
 
-@dataclass(frozen=True)
-class EjectDone:
-    """The board accepted EJECT; `lock` is the latch reading in its response."""
+class SlotUnlocked(EventBody):
+    """A latch opened under a bank with no eject: it is locked again, the slot quarantined."""
 
-    slot: int
-    lock: LockState = LockState.UNKNOWN
+    event_type: ClassVar[str] = "slot_unlocked"
+    fault: ClassVar[bool] = True
 
-
-@dataclass(frozen=True)
-class EjectFailed:
-    """EJECT got no response (hardware_timeout) or a NAK (hardware_fault): not carried out."""
-
-    slot: int
-    code: HardwareCode
+    slot: int = Field(description=SLOT)
+    bank_id: str | None = Field(description="The bank in the slot; null when unreadable.")
 
 
-@dataclass(frozen=True)
-class LockDone:
-    """The board accepted LOCK_SLOT; `lock` is the latch reading in its response."""
+class SlotFaultRaised(EventBody):
+    """The board reports fault bits on a slot (a new set of them)."""
 
-    slot: int
-    lock: LockState
+    event_type: ClassVar[str] = "slot_fault"
+    fault: ClassVar[bool] = True
 
+    slot: int = Field(description=SLOT)
+    faults: list[str] = Field(
+        description="The fault bits, lower case: lock_stuck, sensor_disagree, overtemp, ..."
+    )
 
-@dataclass(frozen=True)
-class LockFailed:
-    slot: int
-    code: HardwareCode
-
-
-@dataclass(frozen=True)
-class Reserve:
-    command_id: str
-    reservation_id: str
-    purpose: Purpose
-    count: int
-    ttl_s: float
+    def is_fault(self) -> bool:
+        return bool(self.faults)  # a list of faults that has emptied is not a fault
 
 
-@dataclass(frozen=True)
-class Rent:
-    """Exactly one of reservation_id and count."""
+class SlotFaultCleared(EventBody):
+    """The board reports the slot's fault bits cleared."""
 
-    command_id: str
-    order_id: str
-    reservation_id: str | None = None
-    count: int | None = None
+    event_type: ClassVar[str] = "slot_fault_cleared"
+    fault: ClassVar[bool] = False
 
-
-@dataclass(frozen=True)
-class Cancel:
-    command_id: str
-    reservation_id: str
+    slot: int = Field(description=SLOT)
 
 
-@dataclass(frozen=True)
-class SetSlot:
-    command_id: str
-    slot: int
-    enabled: bool
+class EjectFailure(EventBody):
+    """An eject for a rent failed: the bank stays in, the rent's reply says so."""
+
+    event_type: ClassVar[str] = "eject_failed"
+    fault: ClassVar[bool] = True
+
+    slot: int = Field(description=SLOT)
+    order_id: str = Field(description="The order of the rent.")
+    code: FailureCode = Field(description="hardware_timeout or hardware_fault.")
+    reason: str = Field(description="What happened, in words.")
 
 
-Command = Reserve | Rent | Cancel | SetSlot
-BoardEvent = BankInserted | BankRemoved | LockChanged | SlotFaultChanged
-Outcome = EjectDone | EjectFailed | LockDone | LockFailed
-CabinetEvent = InventoryRead | BoardEvent | Outcome | TimerFired | Command
+class LockFailure(EventBody):
+    """Locking a slot (a bank not taken, or not caught by the latch) failed: quarantined."""
+
+    event_type: ClassVar[str] = "lock_failed"
+    fault: ClassVar[bool] = True
+
+    slot: int = Field(description=SLOT)
+    code: FailureCode = Field(description="hardware_timeout or hardware_fault.")
+
+
+class EjectNotTaken(EventBody):
+    """An ejected bank was not taken in time (or pushed back in): it is locked back in."""
+
+    event_type: ClassVar[str] = "eject_not_taken"
+    fault: ClassVar[bool] = False
+
+    slot: int = Field(description=SLOT)
+    order_id: str = Field(description="The order of the rent.")
+    bank_id: str | None = Field(description="The bank; null when unreadable.")
+    reason: str = Field(description="What happened, in words.")
+
+
+class ReservationExpired(EventBody):
+    """A reservation's ttl_s ran out: its slots are free again."""
+
+    event_type: ClassVar[str] = "reservation_expired"
+    fault: ClassVar[bool] = False
+
+    reservation_id: str = Field(description="The reservation.")
+    purpose: Purpose = Field(description="rent or return.")
+    slots: list[int] = Field(description="The slots it still held, ascending.")
+
+
+class ReservationSlotLost(EventBody):
+    """A reserved slot stopped being what was reserved (faulted, disabled, bank pulled): it
+    leaves its reservation."""
+
+    event_type: ClassVar[str] = "reservation_slot_lost"
+    fault: ClassVar[bool] = False
+
+    reservation_id: str = Field(description="The reservation.")
+    slot: int = Field(description=SLOT)
+    state: SlotState = Field(description="The slot's state now.")
+
+
+class BoardUnreachable(EventBody):
+    """A board answers nothing, not even GET_INFO: its slots show fault until it answers."""
+
+    event_type: ClassVar[str] = "board_unreachable"
+    fault: ClassVar[bool] = True
+
+    board: int = Field(description=BOARD)
+    slots: list[int] = Field(description=BOARD_SLOTS)
+
+
+class BoardReachable(EventBody):
+    """A board reported unreachable answers again; its slots are read afresh."""
+
+    event_type: ClassVar[str] = "board_reachable"
+    fault: ClassVar[bool] = False
+
+    board: int = Field(description=BOARD)
+    slots: list[int] = Field(description=BOARD_SLOTS)
+
+
+class BoardSlotCountMismatch(EventBody):
+    """A board has another number of slots than `[cabinet] slots_per_board`."""
+
+    event_type: ClassVar[str] = "board_slot_count_mismatch"
+    fault: ClassVar[bool] = True
+
+    board: int = Field(description=BOARD)
+    board_slots: int = Field(description="The slot count the board reports.")
+    slots_per_board: int = Field(description="The slot count the config says.")
+
+
+EVENTS: tuple[type[EventBody], ...] = (
+    UnknownBank,
+    ForcedRemoval,
+    SlotUnlocked,
+    SlotFaultRaised,
+    SlotFaultCleared,
+    EjectFailure,
+    LockFailure,
+    EjectNotTaken,
+    ReservationExpired,
+    ReservationSlotLost,
+    BoardUnreachable,
+    BoardReachable,
+    BoardSlotCountMismatch,
+)

@@ -1,40 +1,27 @@
-"""What the cabinet controller asks the adapter to do: the common intents and board requests.
+"""What the cabinet controller asks of its boards, beside the common intents (edge.intents).
 
-Each Eject and LockSlot comes back as exactly one outcome event (EjectDone/EjectFailed,
+Each Eject and LockSlot comes back as exactly one outcome input (EjectDone/EjectFailed,
 LockDone/LockFailed), after the adapter's own retries (PROTOCOL.md section 6).
 """
 
 from dataclasses import dataclass
 
-from edge.intents import CancelTimer, Event, Reply, ReplyStatus, StartTimer, WriteRecord
+from edge.intents import HardwareIntent
 
 
 @dataclass(frozen=True)
-class Eject:
+class Eject(HardwareIntent):
     slot: int
 
 
 @dataclass(frozen=True)
-class LockSlot:
+class LockSlot(HardwareIntent):
     slot: int
 
 
 @dataclass(frozen=True)
-class ReadInventory:
+class ReadInventory(HardwareIntent):
     """Read every slot (GET_SLOTS on every board) and feed the result as InventoryRead."""
 
 
-Intent = Eject | LockSlot | ReadInventory | StartTimer | CancelTimer | WriteRecord | Reply | Event
-
-__all__ = [
-    "CancelTimer",
-    "Eject",
-    "Event",
-    "Intent",
-    "LockSlot",
-    "ReadInventory",
-    "Reply",
-    "ReplyStatus",
-    "StartTimer",
-    "WriteRecord",
-]
+CabinetIntent = Eject | LockSlot | ReadInventory

@@ -5,43 +5,111 @@ returned while the agent was down has no `taken_at` / `returned_at`, only `seen_
 box found out) and `observed_after_restart: true`.
 """
 
-from edge.cabinet.events import Now
-from edge.cabinet.intents import WriteRecord
-from edge.cabinet.reservations import Reservation
-from edge.cabinet.slot import Bank, EjectJob
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field
+
+from edge.wire.fields import RecordBody, Timestamp
+
+if TYPE_CHECKING:
+    from edge.cabinet.reservations import Reservation
+    from edge.cabinet.slot import Bank, EjectJob
+    from edge.clock import Now
 
 
-def bank_out(slot: int, bank: Bank, job: EjectJob, now: Now, observed: bool) -> WriteRecord:
-    return WriteRecord(
-        "bank_out",
-        {
-            "order_id": job.order_id,
-            "reservation_id": job.reservation_id,
-            "slot": slot,
-            "bank_id": bank.bank_id,
-            "charge_pct": bank.charge_pct,
-            "reserved_at": job.reserved_at,
-            "ejected_at": job.ejected_at,
-            "taken_at": None if observed else now.wall,
-            "seen_at": now.wall,
-            "observed_after_restart": observed,
-        },
+class BankOut(RecordBody):
+    """A bank ejected for a rent was taken out of its slot."""
+
+    record_type: ClassVar[str] = "bank_out"
+
+    order_id: str = Field(description="The order of the rent.")
+    reservation_id: str | None = Field(
+        description="The reservation the bank was rented from; null for a rent by count."
+    )
+    slot: int = Field(ge=1, description="The cabinet's slot number, from 1.")
+    bank_id: str | None = Field(description="The bank's id; null when it could not be read.")
+    charge_pct: int | None = Field(
+        ge=0, le=100, description="The bank's charge in %; null when unknown."
+    )
+    reserved_at: Timestamp | None = Field(
+        description="(beyond the contract) When the reservation was made; null for a rent by count."
+    )
+    ejected_at: Timestamp | None = Field(
+        description="(beyond the contract) When the latch opened; null when not seen."
+    )
+    taken_at: Timestamp | None = Field(
+        description="(beyond the contract) When the bank was taken; null when it was taken "
+        "while the agent was down."
+    )
+    seen_at: Timestamp = Field(
+        description="(beyond the contract) When the box found the bank gone."
+    )
+    observed_after_restart: bool = Field(
+        description="(beyond the contract) True when the bank went while the agent was down "
+        "and its first reading after the restart showed it."
+    )
+
+
+class BankIn(RecordBody):
+    """A bank was inserted into a slot and locked in, whatever cabinet it was rented from."""
+
+    record_type: ClassVar[str] = "bank_in"
+
+    slot: int = Field(ge=1, description="The cabinet's slot number, from 1.")
+    bank_id: str | None = Field(description="The bank's id; null when it cannot be identified.")
+    charge_pct: int | None = Field(
+        ge=0, le=100, description="The bank's charge in %; null when unknown."
+    )
+    reservation_id: str | None = Field(
+        description="The return reservation of the slot it went into; null when the slot was "
+        "not reserved."
+    )
+    reserved_at: Timestamp | None = Field(
+        description="(beyond the contract) When that reservation was made; null without one."
+    )
+    returned_at: Timestamp | None = Field(
+        description="(beyond the contract) When the bank was inserted; null when it was "
+        "inserted while the agent was down."
+    )
+    seen_at: Timestamp = Field(
+        description="(beyond the contract) When the box found the bank in the slot."
+    )
+    observed_after_restart: bool = Field(
+        description="(beyond the contract) True when the bank came while the agent was down "
+        "and its first reading after the restart showed it."
+    )
+
+
+RECORDS: tuple[type[RecordBody], ...] = (BankOut, BankIn)
+
+
+def bank_out(slot: int, bank: Bank, job: EjectJob, now: Now, observed: bool) -> BankOut:
+    return BankOut(
+        order_id=job.order_id,
+        reservation_id=job.reservation_id,
+        slot=slot,
+        bank_id=bank.bank_id,
+        charge_pct=bank.charge_pct,
+        reserved_at=job.reserved_at,
+        ejected_at=job.ejected_at,
+        taken_at=None if observed else now.wall,
+        seen_at=now.wall,
+        observed_after_restart=observed,
     )
 
 
 def bank_in(
     slot: int, bank: Bank, reservation: Reservation | None, now: Now, observed: bool
-) -> WriteRecord:
-    return WriteRecord(
-        "bank_in",
-        {
-            "slot": slot,
-            "bank_id": bank.bank_id,
-            "charge_pct": bank.charge_pct,
-            "reservation_id": None if reservation is None else reservation.reservation_id,
-            "reserved_at": None if reservation is None else reservation.reserved_at,
-            "returned_at": None if observed else now.wall,
-            "seen_at": now.wall,
-            "observed_after_restart": observed,
-        },
+) -> BankIn:
+    return BankIn(
+        slot=slot,
+        bank_id=bank.bank_id,
+        charge_pct=bank.charge_pct,
+        reservation_id=None if reservation is None else reservation.reservation_id,
+        reserved_at=None if reservation is None else reservation.reserved_at,
+        returned_at=None if observed else now.wall,
+        seen_at=now.wall,
+        observed_after_restart=observed,
     )

@@ -11,12 +11,15 @@ records follow when they are taken.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Final, Literal
 
-from edge.cabinet.events import HardwareCode
-from edge.cabinet.intents import Reply
+from edge.cabinet.results import FailedEject, RentResult
+from edge.commands.reply import FailureCode
+from edge.intents import Reply
 
-EJECTED = "ejected"
+EJECTED: Final = "ejected"
+Outcome = Literal["ejected"] | FailureCode
+"""Of one eject: EJECTED, or the code it failed with."""
 
 
 @dataclass
@@ -26,7 +29,7 @@ class RentOperation:
     reservation_id: str | None
     slots: list[int]
     # Per slot: EJECTED or a failure code; absent while under way.
-    outcomes: dict[int, str] = field(default_factory=dict)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -36,7 +39,7 @@ class RentOperation:
     def ejected(self, slot: int) -> None:
         self.outcomes.setdefault(slot, EJECTED)
 
-    def failed(self, slot: int, code: HardwareCode, reason: str) -> None:
+    def failed(self, slot: int, code: FailureCode, reason: str) -> None:
         if slot not in self.outcomes:
             self.outcomes[slot] = code
             self.reasons[slot] = reason
@@ -44,48 +47,21 @@ class RentOperation:
     def reply(self) -> Reply:
         ejected = [slot for slot in self.slots if self.outcomes[slot] == EJECTED]
         failed = [
-            {"slot": slot, "code": self.outcomes[slot], "reason": self.reasons[slot]}
+            FailedEject(slot=slot, code=outcome, reason=self.reasons[slot])
             for slot in self.slots
-            if self.outcomes[slot] != EJECTED
+            if isinstance(outcome := self.outcomes[slot], FailureCode)
         ]
-        result = {
-            "order_id": self.order_id,
-            "reservation_id": self.reservation_id,
-            "ejected": ejected,
-            "failed": failed,
-        }
+        result = RentResult(
+            order_id=self.order_id,
+            reservation_id=self.reservation_id,
+            ejected=ejected,
+            failed=failed,
+        )
         if not failed:
             return Reply(self.command_id, "ok", result=result)
-        timeouts = all(failure["code"] == "hardware_timeout" for failure in failed)
+        timeouts = all(failure.code == FailureCode.HARDWARE_TIMEOUT for failure in failed)
         detail = f"ejected {len(ejected)} of {len(self.slots)}; " + "; ".join(
-            f"slot {failure['slot']}: {failure['reason']}" for failure in failed
+            f"slot {failure.slot}: {failure.reason}" for failure in failed
         )
-        code = "hardware_timeout" if timeouts else "hardware_fault"
+        code = FailureCode.HARDWARE_TIMEOUT if timeouts else FailureCode.HARDWARE_FAULT
         return Reply(self.command_id, "failed", code, detail, result)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "command_id": self.command_id,
-            "order_id": self.order_id,
-            "reservation_id": self.reservation_id,
-            "slots": self.slots,
-            "outcomes": [
-                {"slot": slot, "outcome": outcome, "reason": self.reasons.get(slot)}
-                for slot, outcome in self.outcomes.items()
-            ],
-        }
-
-    @classmethod
-    def restore(cls, snapshot: dict[str, Any]) -> RentOperation:
-        rent = cls(
-            str(snapshot["command_id"]),
-            str(snapshot["order_id"]),
-            snapshot["reservation_id"],
-            [int(slot) for slot in snapshot["slots"]],
-        )
-        for entry in snapshot["outcomes"]:
-            slot = int(entry["slot"])
-            rent.outcomes[slot] = str(entry["outcome"])
-            if entry["reason"] is not None:
-                rent.reasons[slot] = str(entry["reason"])
-        return rent

@@ -9,13 +9,13 @@ disabled leaves it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
-from edge.cabinet.events import Now, Purpose
-from edge.cabinet.intents import CancelTimer, Intent, StartTimer
-from edge.cabinet.slot import EMPTY, LOCKING, OCCUPIED, Slot
+from edge.cabinet.inputs import Purpose
+from edge.cabinet.slot import EMPTY, LOCKING, OCCUPIED, Slot, SlotState
+from edge.clock import Now
+from edge.intents import CancelTimer, Intent, StartTimer
 from edge.timefmt import parse_rfc3339, rfc3339
 
 
@@ -30,7 +30,7 @@ class Reservation:
     timer: str | None = field(default=None)
 
     @property
-    def holds(self) -> str:
+    def holds(self) -> SlotState:
         """The settled slot state each of its slots must keep."""
         return OCCUPIED if self.purpose == "rent" else EMPTY
 
@@ -137,20 +137,8 @@ class Reservations:
         reservation.timer = f"reservation:{self.timer_seq}"
         self._outbox.append(StartTimer(reservation.timer, seconds))
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "timer_seq": self.timer_seq,
-            "held": [
-                {key: value for key, value in asdict(r).items() if key != "timer"}
-                for r in self._by_id.values()
-            ],
-        }
-
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        self.timer_seq = int(snapshot["timer_seq"])
-        for held in snapshot["held"]:
-            if held["purpose"] not in ("rent", "return"):
-                raise ValueError(f"unknown reservation purpose {held['purpose']!r}")
-            reservation = Reservation(**held)
-            reservation.slots = [int(slot) for slot in reservation.slots]
+    def load(self, timer_seq: int, held: Iterable[Reservation]) -> None:
+        """After a restart: the reservations a snapshot held (their timers not running)."""
+        self.timer_seq = timer_seq
+        for reservation in held:
             self._by_id[reservation.reservation_id] = reservation

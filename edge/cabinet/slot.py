@@ -19,29 +19,48 @@ reservation as `reserved_return` or `reserved_rent`):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from transitions import Machine
+from transitions import Machine, State
 
-from edge.cabinet.events import Now
-from edge.cabinet.intents import CancelTimer, Eject, Intent, LockSlot, StartTimer
+from edge.cabinet.intents import Eject, LockSlot
+from edge.clock import Now
+from edge.intents import CancelTimer, Intent, StartTimer
 from firmware_protocol.slotboard import LockState, SlotFault
 
-UNKNOWN = "unknown"
-EMPTY = "empty"
-OCCUPIED = "occupied"
-EJECTING = "ejecting"
-LOCKING = "locking"
-FAULT = "fault"
-QUARANTINED = "quarantined"
-DISABLED = "disabled"
-STATES = [UNKNOWN, EMPTY, OCCUPIED, EJECTING, LOCKING, FAULT, QUARANTINED, DISABLED]
-RESTING = [UNKNOWN, EMPTY, OCCUPIED, FAULT]
-BUSY = [EJECTING, LOCKING]
+if TYPE_CHECKING:
+    from transitions.core import CallbacksArg, TransitionConfigDict
+
+
+class SlotState(StrEnum):
+    """Where a slot is in its life (the module's docstring); the same strings in telemetry
+    and snapshots."""
+
+    UNKNOWN = "unknown"
+    EMPTY = "empty"
+    OCCUPIED = "occupied"
+    EJECTING = "ejecting"
+    LOCKING = "locking"
+    FAULT = "fault"
+    QUARANTINED = "quarantined"
+    DISABLED = "disabled"
+
+
+UNKNOWN = SlotState.UNKNOWN
+EMPTY = SlotState.EMPTY
+OCCUPIED = SlotState.OCCUPIED
+EJECTING = SlotState.EJECTING
+LOCKING = SlotState.LOCKING
+FAULT = SlotState.FAULT
+QUARANTINED = SlotState.QUARANTINED
+DISABLED = SlotState.DISABLED
+RESTING = (UNKNOWN, EMPTY, OCCUPIED, FAULT)
+BUSY = (EJECTING, LOCKING)
 
 # The settled state a slot falls into, first match wins: the `conditions` of each row.
-_SETTLED = [
+_SETTLED: list[tuple[SlotState, CallbacksArg]] = [
     (UNKNOWN, ["unread"]),
     (FAULT, ["troubled"]),
     (LOCKING, ["unlatched"]),
@@ -50,19 +69,19 @@ _SETTLED = [
 ]
 
 
-def _settling(trigger: str, source: list[str]) -> list[dict[str, Any]]:
+def _settling(trigger: str, source: list[SlotState]) -> list[TransitionConfigDict]:
     return [
         {"trigger": trigger, "source": source, "dest": dest, "conditions": conditions}
         for dest, conditions in _SETTLED
     ]
 
 
-_TRANSITIONS = [
-    *_settling("settle", RESTING),
-    *_settling("finish", BUSY),
+_TRANSITIONS: list[TransitionConfigDict] = [
+    *_settling("settle", [*RESTING]),
+    *_settling("finish", [*BUSY]),
     *_settling("enable", [DISABLED, QUARANTINED]),
     {"trigger": "eject", "source": OCCUPIED, "dest": EJECTING},
-    {"trigger": "relock", "source": BUSY, "dest": LOCKING},
+    {"trigger": "relock", "source": [*BUSY], "dest": LOCKING},
     {"trigger": "quarantine", "source": QUARANTINED, "dest": None},
     {"trigger": "quarantine", "source": [*RESTING, *BUSY], "dest": QUARANTINED},
     {"trigger": "disable", "source": [*RESTING, QUARANTINED, DISABLED], "dest": DISABLED},
@@ -102,7 +121,7 @@ class Slot:
     """The facts (bank, latch, fault bits) and the state machine of one slot. The state
     machine is shared by all slots (`slot_machine`); triggers go through `trigger(name)`."""
 
-    state: str
+    state: SlotState
     trigger: Callable[[str], bool]
 
     def __init__(self, number: int, outbox: list[Intent], take_timeout_s: float) -> None:
@@ -194,54 +213,19 @@ class Slot:
             self._outbox.append(CancelTimer(self.job.timer))
             self.job.timer = None
 
-    # -- snapshot -------------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "slot": self.number,
-            "state": self.state,
-            "read": self.read,
-            "bank": None if self.bank is None else asdict(self.bank),
-            "lock": None if self.lock is None else self.lock.name.lower(),
-            "faults": int(self.faults),
-            "job": None if self.job is None else asdict(self.job),
-            "timer_seq": self.timer_seq,
-        }
-
-    def restore(self, snapshot: dict[str, Any]) -> str:
-        """Loads the facts; returns the state to set."""
-        if snapshot["slot"] != self.number:
-            raise ValueError(f"slot {snapshot['slot']!r} where slot {self.number} belongs")
-        state = snapshot["state"]
-        if state not in STATES:
-            raise ValueError(f"unknown slot state {state!r}")
-        bank, lock, job = snapshot["bank"], snapshot["lock"], snapshot["job"]
-        self.read = bool(snapshot["read"])
-        self.stale = self.read
-        self.bank = None if bank is None else Bank(bank["bank_id"], bank["charge_pct"])
-        self.lock = None if lock is None else LockState[lock.upper()]
-        self.faults = SlotFault(int(snapshot["faults"]))
-        self.job = None if job is None else EjectJob(**{**job, "timer": None})
-        self.timer_seq = int(snapshot["timer_seq"])
-        if (state == EJECTING and self.job is None) or (
-            state in (*RESTING, DISABLED) and self.job is not None
-        ):
-            raise ValueError(f"slot {self.number} {state} with eject job {job!r}")
-        return str(state)
-
 
 def slot_machine(slots: list[Slot]) -> Machine:
     """One state machine for every slot of the cabinet. Jobs end when a slot settles."""
-    settled = {"on_enter": "forget_job"}
-    states: list[dict[str, Any]] = [
-        {"name": UNKNOWN, **settled},
-        {"name": EMPTY, **settled},
-        {"name": OCCUPIED, **settled},
-        {"name": EJECTING, "on_enter": "on_enter_ejecting", "on_exit": "on_exit_ejecting"},
-        {"name": LOCKING, "on_enter": "on_enter_locking"},
-        {"name": FAULT, **settled},
-        {"name": QUARANTINED},
-        {"name": DISABLED, **settled},
+    settled = "forget_job"
+    states = [
+        State(UNKNOWN, on_enter=settled),
+        State(EMPTY, on_enter=settled),
+        State(OCCUPIED, on_enter=settled),
+        State(EJECTING, on_enter="on_enter_ejecting", on_exit="on_exit_ejecting"),
+        State(LOCKING, on_enter="on_enter_locking"),
+        State(FAULT, on_enter=settled),
+        State(QUARANTINED),
+        State(DISABLED, on_enter=settled),
     ]
     return Machine(
         model=slots,

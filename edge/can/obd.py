@@ -86,8 +86,10 @@ class ObdClient:
                             payload = await self._answer
                     except TimeoutError:
                         raise ObdTimeout(f"no answer to service {request[0]:#04x}") from None
-                    if payload[0] == 0x7F and len(payload) >= 3 and (
-                        payload[2] == Nrc.RESPONSE_PENDING
+                    if (
+                        payload[0] == 0x7F
+                        and len(payload) >= 3
+                        and (payload[2] == Nrc.RESPONSE_PENDING)
                     ):
                         deadline = loop.time() + PENDING_TIMEOUT_S
                         self._answer = loop.create_future()

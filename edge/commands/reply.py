@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, JsonValue, model_validator
 
 
 class RejectCode(StrEnum):
@@ -45,7 +45,7 @@ class CommandReply(BaseModel):
     status: Literal["ok", "rejected", "failed"]
     code: RejectCode | FailureCode | None = None
     detail: str = ""
-    result: dict[str, Any] | None = None
+    result: dict[str, JsonValue] | None = None
 
     @model_validator(mode="after")
     def _code_matches_status(self) -> CommandReply:
@@ -59,7 +59,7 @@ class CommandReply(BaseModel):
         return self
 
     @classmethod
-    def ok(cls, command_id: str, result: dict[str, Any] | None = None) -> CommandReply:
+    def ok(cls, command_id: str, result: dict[str, JsonValue] | None = None) -> CommandReply:
         return cls(command_id=command_id, status="ok", result=result)
 
     @classmethod

@@ -17,11 +17,13 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 
+from edge.commands.args import CommandArgs
 from edge.commands.canonical import canonical_json
-from edge.commands.envelope import COMMAND_TYPES, COMMANDS, CommandArgs, Envelope, is_command_id
+from edge.commands.envelope import Envelope, is_command_id
 from edge.commands.reply import CommandRejected, RejectCode
+from edge.commands.table import COMMAND_TYPES, COMMANDS
 from edge.config import AgentConfig
 
 MAX_COMMAND_BYTES = 64 * 1024  # larger is bad_json: refused before it is parsed
@@ -36,7 +38,7 @@ class VerifiedCommand:
     args: CommandArgs  # the model of `COMMANDS[type].args`
     issued_at: datetime
     expires_at: datetime
-    envelope: dict[str, Any]  # as received, `sig` included
+    envelope: dict[str, JsonValue]  # as received, `sig` included
 
 
 class CommandVerifier:
@@ -132,7 +134,7 @@ class CommandVerifier:
             raise CommandRejected(RejectCode.BAD_SCHEMA, detail, readable_id) from None
         return envelope, args
 
-    def _check_signature(self, data: dict[str, Any], sig: str, command_id: str) -> None:
+    def _check_signature(self, data: dict[str, JsonValue], sig: str, command_id: str) -> None:
         # A sig that is a string but not base64 of 64 bytes is a signature that does not
         # verify: bad_signature, like any other wrong signature.
         try:
@@ -188,7 +190,7 @@ def _read_json(raw: bytes) -> Any:
     return data
 
 
-def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object_without_duplicates(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
     # Two parsers could read `{"type": "lock", "type": "unlock"}` differently.
     obj = dict(pairs)
     if len(obj) != len(pairs):

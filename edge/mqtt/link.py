@@ -33,7 +33,9 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import BaseModel
 
+from edge.identity import BoxKind
 from edge.logs import get_logger
 from edge.mqtt.backoff import Backoff
 from edge.mqtt.bridge import PahoLoopBridge
@@ -43,8 +45,10 @@ from edge.mqtt.outbox import OutboxPump, OutboxStore
 from edge.mqtt.topics import Topics, json_payload
 from edge.store import OutboxItem
 from edge.timefmt import rfc3339
+from edge.wire.fields import JsonObject
+from edge.wire.status import StatusOffline, StatusOnline
 
-STATUS_OFFLINE: Final = json_payload({"online": False})
+STATUS_OFFLINE: Final = json_payload(StatusOffline(online=False))
 OUTBOX_WINDOW: Final = 16  # outbox items in flight at once
 OFFLINE_EVENTS_MAX: Final = 1000
 # stop(): how long in-flight PUBACKs and a running command may take, then how long the
@@ -81,7 +85,7 @@ class MqttLink:
         config: MqttConfig,
         *,
         device_id: str,
-        kind: str,
+        kind: BoxKind,
         version: str,
         store: OutboxStore,
         on_command: Callable[[bytes], Awaitable[None]],
@@ -197,13 +201,13 @@ class MqttLink:
         """Call after committing records or replies: the outbox is published without delay."""
         self._outbox_wake.set()
 
-    def publish_telemetry(self, payload: dict[str, Any]) -> None:
+    def publish_telemetry(self, payload: BaseModel | JsonObject) -> None:
         if not self._connected:
             self.counters.telemetry_dropped += 1
             return
         self._client.publish(self._topics.telemetry, json_payload(payload), qos=0)
 
-    def publish_event(self, payload: dict[str, Any]) -> None:
+    def publish_event(self, payload: JsonObject) -> None:
         data = json_payload(payload)
         if self._connected and not self._offline_events:  # else behind the queued ones
             self._client.publish(self._topics.events, data, qos=1)
@@ -255,12 +259,9 @@ class MqttLink:
         """After an accepted CONNACK, and after paho has resent what was in flight."""
         if not self._connected:
             return
-        status = {
-            "online": True,
-            "kind": self._kind,
-            "version": self._version,
-            "ts": rfc3339(datetime.now(UTC)),
-        }
+        status = StatusOnline(
+            online=True, kind=self._kind, version=self._version, ts=rfc3339(datetime.now(UTC))
+        )
         self._client.publish(self._topics.status, json_payload(status), qos=1, retain=True)
         self._client.subscribe(self._topics.commands, qos=1)
         while self._offline_events:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
+
+from pydantic import BaseModel, JsonValue
+
+from edge.wire.fields import EventBody, JsonObject
 
 OUTBOX_SUFFIXES: Final = frozenset({"records", "replies"})
 
@@ -42,6 +47,12 @@ class Topics:
         return f"{self.prefix}/{suffix}"
 
 
-def json_payload(obj: dict[str, Any]) -> bytes:
+def json_payload(obj: BaseModel | Mapping[str, JsonValue]) -> bytes:
     """Compact UTF-8 JSON, the form every box-to-cloud payload takes."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    fields = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_message(ts: str, event: EventBody) -> JsonObject:
+    """An event as published on `events`: `{"ts", "type", **its own fields}`."""
+    return {"ts": ts, "type": event.event_type, **event.model_dump(mode="json")}

@@ -11,29 +11,58 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+
+from pydantic import JsonValue
 
 from edge.box import BoxServices, ControllerBox, Remember
 from edge.commands import VerifiedCommand
-from edge.commands.envelope import LowerArgs, RaiseArgs
 from edge.config import ParkingConfig
-from edge.parking import events as ev
+from edge.intents import HardwareIntent
+from edge.parking.commands import LowerArgs, RaiseArgs
 from edge.parking.controller import ParkingController
-from edge.parking.intents import Intent, LowerLock, RaiseLock
-from edge.serial import BoardNak, EventPoller, LinkDown, LinkTimeout, SlotBoardLink
+from edge.parking.inputs import (
+    GroundLockFaultChanged,
+    LockStatus,
+    Lower,
+    LowerDone,
+    LowerFailed,
+    OccupancyChanged,
+    Outcome,
+    PositionChanged,
+    Raise,
+    RaiseDone,
+    RaiseFailed,
+)
+from edge.parking.intents import ArmIntent, LowerLock, RaiseLock
+from edge.parking.telemetry import ParkingTelemetry
+from edge.serial import (
+    BoardNak,
+    BoardRequestFailed,
+    EventPoller,
+    LinkDown,
+    LinkTimeout,
+    SlotBoardLink,
+    actuate,
+)
 from firmware_protocol.slotboard import (
     BoardReset,
     ErrorCode,
     GetGroundLockRequest,
     GetGroundLockResponse,
-    GroundLockFaultChanged,
     LowerRequest,
     LowerResponse,
-    OccupancyChanged,
-    PositionChanged,
     QueuedEvent,
     RaiseRequest,
     RaiseResponse,
+)
+from firmware_protocol.slotboard import (
+    GroundLockFaultChanged as BoardFaultChanged,
+)
+from firmware_protocol.slotboard import (
+    OccupancyChanged as BoardOccupancyChanged,
+)
+from firmware_protocol.slotboard import (
+    PositionChanged as BoardPositionChanged,
 )
 
 STATE_KEY = "parking"
@@ -43,7 +72,7 @@ STATUS_POLL_S = 10.0
 STATUS_RETRY_S = 1.0
 
 
-def load_controller(config: ParkingConfig, saved: dict[str, Any] | None) -> ParkingController:
+def load_controller(config: ParkingConfig, saved: JsonValue) -> ParkingController:
     """The controller as the store left it (`saved`, under STATE_KEY), or a new one."""
     if saved is None:
         return ParkingController(config.move_timeout_s)
@@ -57,13 +86,13 @@ class ParkingBox(ControllerBox[ParkingController]):
         assert config is not None, "a parking box needs a [parking] section"
         self._config = config
         self._log = services.logger
-        saved = services.store.get_state(STATE_KEY)
-        self._drive(load_controller(config, saved), STATE_KEY, saved)
-        self._resuming = saved is not None
+        self._drive(lambda saved: load_controller(config, saved), STATE_KEY)
         self.link = SlotBoardLink(config.serial, logger=self._log)
-        self._moves: asyncio.Queue[Intent] = asyncio.Queue()
+        self._moves: asyncio.Queue[ArmIntent] = asyncio.Queue()
         self._feeding = False
         self._status_due = asyncio.Event()
+        self._still = asyncio.Event()  # set while no lower or raise is under way
+        self._carried_out()
 
     async def run(self, ready: asyncio.Event) -> None:
         opened = asyncio.Event()
@@ -77,9 +106,7 @@ class ParkingBox(ControllerBox[ParkingController]):
         )
         tasks = [asyncio.create_task(self.link.run(opened), name="serial")]
         try:
-            if self._resuming:
-                self._resuming = False
-                self._carry_out(self.controller.resume(self.services.clock.now()))
+            self._resume_once()
             await opened.wait()
             with contextlib.suppress(LinkTimeout, LinkDown, BoardNak):
                 await poller.poll(self._config.address)  # drained, not fed: the past
@@ -100,24 +127,33 @@ class ParkingBox(ControllerBox[ParkingController]):
     async def execute(self, command: VerifiedCommand, remember: Remember) -> None:
         args = command.args
         if isinstance(args, LowerArgs):
-            self._apply(ev.Lower(command.id, args.order_id), remember)
+            self._apply(Lower(command.id, args.order_id), remember)
         elif isinstance(args, RaiseArgs):
-            self._apply(ev.Raise(command.id, args.order_id), remember)
+            self._apply(Raise(command.id, args.order_id), remember)
         else:
             raise TypeError(f"not a parking command: {command.type}")
 
-    def telemetry(self) -> dict[str, Any]:
-        return {**self.controller.view(), "link": self.link.health()}
+    def telemetry(self, ts: str) -> ParkingTelemetry:
+        view = self.controller.view()
+        return ParkingTelemetry(
+            ts=ts,
+            lock=view.lock,
+            occupied=view.occupied,
+            order_id=view.order_id,
+            link=self.link.health(),
+        )
 
     async def finish(self, timeout_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while self._moving() and loop.time() < deadline:  # noqa: ASYNC110 - state, not an event
-            await asyncio.sleep(0.05)
+        if self._still.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._still.wait(), timeout_s)
 
-    def _moving(self) -> bool:
-        order = self.controller.snapshot().get("order")
-        return bool(order and order.get("phase") in ("lowering", "raising"))
+    def _carried_out(self) -> None:
+        if self.controller.moving:
+            self._still.clear()
+        else:
+            self._still.set()
 
     # --- the board ------------------------------------------------------------------
 
@@ -128,7 +164,7 @@ class ParkingBox(ControllerBox[ParkingController]):
             self._log.warning("parking.status_unread", error=str(exc))
             return False
         assert isinstance(status, GetGroundLockResponse)
-        self._apply(ev.LockStatus(status.position, status.car_present, status.faults))
+        self._apply(LockStatus(status.position, status.car_present, status.faults))
         return True
 
     async def _poll_status(self) -> None:
@@ -143,23 +179,23 @@ class ParkingBox(ControllerBox[ParkingController]):
     async def _car_over_lock(self) -> bool:
         """Ask the sensor right before raising: events are polled, a car may have just come.
         The board refuses too (NAK OCCUPIED); this keeps the raise from being sent at all."""
-        status = await self.link.request(self._config.address, GetGroundLockRequest())
+        status = await actuate(self.link, self._config.address, GetGroundLockRequest())
         assert isinstance(status, GetGroundLockResponse)
         if status.car_present:
-            self._apply(ev.RaiseFailed("occupied"))
-        self._apply(ev.LockStatus(status.position, status.car_present, status.faults))
+            self._apply(RaiseFailed("occupied"))
+        self._apply(LockStatus(status.position, status.car_present, status.faults))
         return status.car_present
 
     def _on_board_event(self, address: int, queued: QueuedEvent) -> None:
         if not self._feeding:
             return
         event = queued.event
-        if isinstance(event, PositionChanged):
-            self._apply(ev.PositionChanged(event.position))
-        elif isinstance(event, OccupancyChanged):
-            self._apply(ev.OccupancyChanged(event.car_present))
-        elif isinstance(event, GroundLockFaultChanged):
-            self._apply(ev.GroundLockFaultChanged(event.faults))
+        if isinstance(event, BoardPositionChanged):
+            self._apply(PositionChanged(event.position))
+        elif isinstance(event, BoardOccupancyChanged):
+            self._apply(OccupancyChanged(event.car_present))
+        elif isinstance(event, BoardFaultChanged):
+            self._apply(GroundLockFaultChanged(event.faults))
         elif isinstance(event, BoardReset):
             self._log.warning("parking.board_reset", reason=event.reason.name)
 
@@ -167,7 +203,9 @@ class ParkingBox(ControllerBox[ParkingController]):
         self._log.warning("parking.events_lost", reason=reason)
         self._status_due.set()
 
-    def _on_hardware(self, intent: Intent) -> None:
+    def _on_hardware(self, intent: HardwareIntent) -> None:
+        if not isinstance(intent, RaiseLock | LowerLock):
+            raise TypeError(f"not a parking intent: {intent!r}")
         self._moves.put_nowait(intent)
 
     async def _carry_out_moves(self) -> None:
@@ -175,26 +213,25 @@ class ParkingBox(ControllerBox[ParkingController]):
             intent = await self._moves.get()
             raising = isinstance(intent, RaiseLock)
             request = RaiseRequest() if raising else LowerRequest()
-            assert isinstance(intent, RaiseLock | LowerLock)
             try:
                 if raising and await self._car_over_lock():
                     continue
                 self._log.info("parking.move_sent", move="raise" if raising else "lower")
-                response = await self.link.request(self._config.address, request)
-            except (LinkTimeout, LinkDown):
-                self._apply(ev.RaiseFailed("hardware_timeout") if raising
-                            else ev.LowerFailed("hardware_timeout"))
-                # The lock is in fault until a report shows the arm: read it as soon as the
-                # board answers again (retried), not at the next periodic poll.
-                self._status_due.set()
-                continue
-            except BoardNak as nak:
-                if raising:
-                    occupied = nak.code is ErrorCode.OCCUPIED
-                    self._apply(ev.RaiseFailed("occupied" if occupied else "hardware_fault"))
-                else:
-                    self._apply(ev.LowerFailed("hardware_fault"))
+                response = await actuate(self.link, self._config.address, request)
+            except BoardRequestFailed as failed:
+                self._apply(_move_failed(raising, failed))
+                if not failed.answered:
+                    # The lock is in fault until a report shows the arm: read it as soon as the
+                    # board answers again (retried), not at the next periodic poll.
+                    self._status_due.set()
                 continue
             assert isinstance(response, RaiseResponse | LowerResponse)
-            self._apply(ev.RaiseDone(response.position) if raising
-                        else ev.LowerDone(response.position))
+            self._apply(RaiseDone(response.position) if raising else LowerDone(response.position))
+
+
+def _move_failed(raising: bool, failed: BoardRequestFailed) -> Outcome:
+    """A raise the board refused for a car is refused (`not_allowed`), as the controller's own
+    check would; any other failure is the hardware code."""
+    if not raising:
+        return LowerFailed(failed.code)
+    return RaiseFailed("occupied" if failed.nak is ErrorCode.OCCUPIED else failed.code)

@@ -16,26 +16,14 @@ replies and events out.
 
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
-from edge.parking.events import (
-    GroundLockFaultChanged,
-    LockStatus,
-    Lower,
-    LowerDone,
-    LowerFailed,
-    Now,
-    OccupancyChanged,
-    ParkingEvent,
-    PositionChanged,
-    Raise,
-    RaiseDone,
-    RaiseFailed,
-    TimerFired,
-)
+from pydantic import JsonValue
+
+from edge.clock import Now
+from edge.commands.reply import RejectCode
+from edge.controller import ControllerBase, SnapshotError, restore_snapshot
+from edge.intents import Intent, TimerFired
 from edge.parking.ground_lock import (
     DOWN,
     FAULT,
@@ -46,34 +34,44 @@ from edge.parking.ground_lock import (
     GroundLock,
     Outcome,
 )
-from edge.parking.intents import Intent, Reply, ReplyStatus, WriteRecord
+from edge.parking.inputs import (
+    GroundLockFaultChanged,
+    LockStatus,
+    Lower,
+    LowerDone,
+    LowerFailed,
+    OccupancyChanged,
+    ParkingInput,
+    PositionChanged,
+    Raise,
+    RaiseDone,
+    RaiseFailed,
+)
+from edge.parking.records import ParkingEnded, ParkingStarted
+from edge.parking.results import LowerResult
+from edge.parking.snapshot import (
+    SNAPSHOT_VERSION,
+    DescribedOrder,
+    ParkingDescription,
+    ParkingOrder,
+    ParkingSnapshot,
+    Phase,
+)
+from edge.parking.telemetry import ParkingView
 from firmware_protocol.slotboard import GroundLockFault, Position
 
-SNAPSHOT_VERSION = 1
-Phase = Literal["lowering", "parked", "raising"]
-PHASES = ("lowering", "parked", "raising")
+__all__ = ["ParkingController", "SnapshotError"]
+
+NOT_ALLOWED, BUSY = RejectCode.NOT_ALLOWED, RejectCode.BUSY
 
 
-class SnapshotError(ValueError):
-    """A snapshot the parking controller cannot be restored from."""
-
-
-@dataclass
-class ParkingOrder:
-    order_id: str
-    phase: Phase
-    command_id: str | None  # the lower or raise under way
-    started_mono: float | None = None
-    started_at: str | None = None
-
-
-class ParkingController:
+class ParkingController(ControllerBase):
     def __init__(self, move_timeout_s: float) -> None:
-        self._outbox: list[Intent] = []
+        super().__init__()
         self._lock = GroundLock(self._outbox, move_timeout_s)
         self._order: ParkingOrder | None = None
 
-    def handle(self, event: ParkingEvent, now: Now) -> list[Intent]:
+    def handle(self, event: ParkingInput, now: Now) -> list[Intent]:
         lock = self._lock
         match event:
             case LockStatus(position=position, car_present=car_present, faults=faults):
@@ -105,46 +103,45 @@ class ParkingController:
         self._advance(now)
         return self._take_outbox()
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> ParkingView:
         """The telemetry fields of contract section 5 (`lock` is "unknown" until reported)."""
-        return {
-            "lock": self._lock.view,
-            "occupied": self._lock.occupied,
-            "order_id": None if self._order is None else self._order.order_id,
-        }
+        return ParkingView(
+            lock=self._lock.view,
+            occupied=self._lock.occupied,
+            order_id=None if self._order is None else self._order.order_id,
+        )
 
-    def describe(self) -> dict[str, Any]:
+    @property
+    def moving(self) -> bool:
+        """A lower or raise is under way (its reply is still to come)."""
+        order = self._order
+        return order is not None and order.phase in (Phase.LOWERING, Phase.RAISING)
+
+    def describe(self) -> ParkingDescription:
         """For `edge-agent status`: the parking order, as last made durable."""
         order = self._order
-        return {
-            "order": None
-            if order is None
-            else {"order_id": order.order_id, "phase": order.phase, "started_at": order.started_at}
-        }
+        if order is None:
+            return ParkingDescription(order=None)
+        described = DescribedOrder(
+            order_id=order.order_id, phase=order.phase, started_at=order.started_at
+        )
+        return ParkingDescription(order=described)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "version": SNAPSHOT_VERSION,
-            "order": None if self._order is None else asdict(self._order),
-            "timer_seq": self._lock.timer_seq,
-        }
+    def snapshot(self) -> ParkingSnapshot:
+        return ParkingSnapshot(
+            version=SNAPSHOT_VERSION,
+            order=None if self._order is None else self._order.model_copy(),
+            timer_seq=self._lock.timer_seq,
+        )
 
     @classmethod
-    def restore(cls, snapshot: dict[str, Any], move_timeout_s: float) -> ParkingController:
+    def restore(cls, saved: JsonValue, move_timeout_s: float) -> ParkingController:
         """After a restart: the order goes on; the arm and the car are unknown until the board
         reports them, and the arm is never moved by itself. Call resume() once next."""
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise SnapshotError(f"snapshot version {snapshot.get('version')!r} is not supported")
+        snapshot = restore_snapshot(ParkingSnapshot, saved, SNAPSHOT_VERSION, "parking")
         controller = cls(move_timeout_s)
-        try:
-            order = snapshot["order"]
-            if order is not None:
-                if order["phase"] not in PHASES:
-                    raise ValueError(f"unknown parking phase {order['phase']!r}")
-                controller._order = ParkingOrder(**order)
-            controller._lock.timer_seq = int(snapshot["timer_seq"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise SnapshotError(f"malformed parking snapshot: {error!r}") from error
+        controller._order = snapshot.order
+        controller._lock.timer_seq = snapshot.timer_seq
         return controller
 
     def resume(self, now: Now) -> list[Intent]:
@@ -152,7 +149,7 @@ class ParkingController:
         it ends as the arm is found, without being sent again."""
         order = self._order
         if order is not None and order.command_id is not None:
-            self._lock.resume_move(DOWN if order.phase == "lowering" else UP)
+            self._lock.resume_move(DOWN if order.phase is Phase.LOWERING else UP)
         return self._take_outbox()
 
     # -- commands -------------------------------------------------------------------------------
@@ -160,49 +157,51 @@ class ParkingController:
     def _lower(self, command: Lower, now: Now) -> None:
         lock, order = self._lock, self._order
         if order is not None:
-            self._refuse(
-                command.command_id, "not_allowed", f"order {order.order_id} holds the space"
-            )
+            self._reject(command.command_id, NOT_ALLOWED, f"order {order.order_id} holds the space")
         elif lock.moving or lock.position is Position.MOVING:
-            self._refuse(command.command_id, "busy", "the ground lock is moving")
+            self._reject(command.command_id, BUSY, "the ground lock is moving")
         elif lock.position is None:
-            self._refuse(command.command_id, "busy", "the ground lock has not reported yet")
+            self._reject(command.command_id, BUSY, "the ground lock has not reported yet")
         elif lock.state == LOWERED:
             # Already down with no order (a lower whose answers were all lost, say): the
             # parking starts at once, as a raise of a raised arm ends one at once.
-            self._order = ParkingOrder(command.order_id, "lowering", command.command_id)
+            self._order = ParkingOrder(
+                order_id=command.order_id, phase=Phase.LOWERING, command_id=command.command_id
+            )
             self._started(self._order, command.command_id, now)
         elif lock.state == RAISED or (lock.state == FAULT and lock.position is Position.RAISED):
             # From fault too, when the arm shows raised: a lower is how a repaired arm is
             # tried again (a raise needs an order).
-            self._order = ParkingOrder(command.order_id, "lowering", command.command_id)
+            self._order = ParkingOrder(
+                order_id=command.order_id, phase=Phase.LOWERING, command_id=command.command_id
+            )
             lock.move(DOWN)
         else:
-            self._refuse(command.command_id, "not_allowed", f"the ground lock is {lock.view}")
+            self._reject(command.command_id, NOT_ALLOWED, f"the ground lock is {lock.view}")
 
     def _raise(self, command: Raise, now: Now) -> None:
         lock, order = self._lock, self._order
         if order is None:
-            self._refuse(command.command_id, "not_allowed", "no order holds the space")
+            self._reject(command.command_id, NOT_ALLOWED, "no order holds the space")
         elif order.order_id != command.order_id:
             detail = f"order mismatch: order {order.order_id} holds the space"
-            self._refuse(command.command_id, "not_allowed", detail)
-        elif order.phase != "parked" or lock.moving or lock.position is Position.MOVING:
-            self._refuse(command.command_id, "busy", "the ground lock is moving")
+            self._reject(command.command_id, NOT_ALLOWED, detail)
+        elif order.phase is not Phase.PARKED or lock.moving or lock.position is Position.MOVING:
+            self._reject(command.command_id, BUSY, "the ground lock is moving")
         elif lock.occupied is True:
-            self._refuse(command.command_id, "not_allowed", "a car is over the lock")
+            self._reject(command.command_id, NOT_ALLOWED, "a car is over the lock")
         elif lock.occupied is None:
             detail = "the occupancy sensor cannot tell whether a car is over the lock"
-            self._refuse(command.command_id, "not_allowed", detail)
+            self._reject(command.command_id, NOT_ALLOWED, detail)
         elif lock.position is None:
-            self._refuse(command.command_id, "busy", "the ground lock has not reported yet")
+            self._reject(command.command_id, BUSY, "the ground lock has not reported yet")
         elif lock.state == RAISED:
             self._end(order, command.command_id, now)
         elif lock.state in (LOWERED, FAULT):
-            order.phase, order.command_id = "raising", command.command_id
+            order.phase, order.command_id = Phase.RAISING, command.command_id
             lock.move(UP)
         else:
-            self._refuse(command.command_id, "not_allowed", f"the ground lock is {lock.view}")
+            self._reject(command.command_id, NOT_ALLOWED, f"the ground lock is {lock.view}")
 
     # -- outcomes -------------------------------------------------------------------------------
 
@@ -214,10 +213,10 @@ class ParkingController:
         if lock.state != RAISING or not (lock.car_present is True or sensor_failed):
             return
         lock.give_up_raise()
-        if order is not None and order.phase == "raising" and order.command_id is not None:
+        if order is not None and order.phase is Phase.RAISING and order.command_id is not None:
             detail = "a car came over the lock while it was rising"
-            self._refuse(order.command_id, "not_allowed", detail)
-            order.phase, order.command_id = "parked", None
+            self._reject(order.command_id, NOT_ALLOWED, detail)
+            order.phase, order.command_id = Phase.PARKED, None
 
     def _advance(self, now: Now) -> None:
         order, lock = self._order, self._lock
@@ -226,55 +225,40 @@ class ParkingController:
         command_id, outcome = order.command_id, lock.outcome
         lock.outcome = None
         order.command_id = None
-        if order.phase == "lowering":
+        if order.phase is Phase.LOWERING:
             if outcome is Outcome.REACHED:
                 self._started(order, command_id, now)
             else:
                 self._order = None
-                self._fail(command_id, outcome)
+                self._unsuccessful(command_id, outcome)
         elif outcome is Outcome.REACHED:
             self._end(order, command_id, now)
         else:
-            order.phase = "parked"
-            self._fail(command_id, outcome)
+            order.phase = Phase.PARKED
+            self._unsuccessful(command_id, outcome)
 
     def _started(self, order: ParkingOrder, command_id: str, now: Now) -> None:
-        order.phase, order.started_mono, order.started_at = "parked", now.mono, now.wall
+        order.phase, order.started_mono, order.started_at = Phase.PARKED, now.mono, now.wall
         order.command_id = None
-        self._outbox.append(WriteRecord("parking_started", {"order_id": order.order_id}))
-        self._reply(command_id, "ok", result={"order_id": order.order_id, "lock": LOWERED})
+        self._record(ParkingStarted(order_id=order.order_id))
+        self._ok(command_id, LowerResult(order_id=order.order_id, lock="lowered"))
 
     def _end(self, order: ParkingOrder, command_id: str, now: Now) -> None:
         assert order.started_mono is not None
-        fields = {
-            "order_id": order.order_id,
-            "started_at": order.started_at,
-            "ended_at": now.wall,
-            "duration_s": max(0, math.floor(now.mono - order.started_mono)),
-        }
+        assert order.started_at is not None
+        ended = ParkingEnded(
+            order_id=order.order_id,
+            started_at=order.started_at,
+            ended_at=now.wall,
+            duration_s=max(0, math.floor(now.mono - order.started_mono)),
+        )
         self._order = None
-        self._outbox.append(WriteRecord("parking_ended", fields))
-        self._reply(command_id, "ok", result=copy.deepcopy(fields))
+        self._record(ended)
+        self._ok(command_id, ended)
 
-    def _fail(self, command_id: str, outcome: Outcome) -> None:
+    def _unsuccessful(self, command_id: str, outcome: Outcome) -> None:
         lock = self._lock
-        status: ReplyStatus = "rejected" if outcome is Outcome.REFUSED else "failed"
-        self._reply(command_id, status, lock.code, lock.reason)
-
-    def _refuse(self, command_id: str, code: str, detail: str) -> None:
-        self._reply(command_id, "rejected", code, detail)
-
-    def _reply(
-        self,
-        command_id: str,
-        status: ReplyStatus,
-        code: str | None = None,
-        detail: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        self._outbox.append(Reply(command_id, status, code, detail, result))
-
-    def _take_outbox(self) -> list[Intent]:
-        intents = self._outbox.copy()
-        self._outbox.clear()
-        return intents
+        if outcome is Outcome.REFUSED:
+            self._reject(command_id, NOT_ALLOWED, lock.reason)
+        else:
+            self._fail(command_id, lock.code, lock.reason)

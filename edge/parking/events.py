@@ -1,79 +1,66 @@
-"""What the adapter feeds the parking controller: the ground lock's status and events, the
-outcomes of the RAISE/LOWER requests it carried out, timers and commands."""
+"""What the parking box publishes on `events` (contract section 2): the ground lock's fault
+bits as they change, and the lock entering and leaving its fault state."""
 
-from dataclasses import dataclass
-from typing import Literal
+from __future__ import annotations
 
-from edge.clock import Now as Now  # the time an event is handled at; mono runs across restarts
-from edge.intents import TimerFired as TimerFired
-from firmware_protocol.slotboard import GroundLockFault, Position
+from typing import ClassVar, Literal, cast
 
-HardwareCode = Literal["hardware_timeout", "hardware_fault"]
+from pydantic import Field
 
+from edge.wire.fields import EventBody
+from firmware_protocol.slotboard import GroundLockFault as FaultBits
+from firmware_protocol.slotboard import Position
 
-@dataclass(frozen=True)
-class LockStatus:
-    """GET_GROUND_LOCK: the arm, the occupancy sensor and the fault bits."""
-
-    position: Position
-    car_present: bool
-    faults: GroundLockFault
+FaultName = Literal["motor_stall", "limit_switch", "occupancy_sensor", "low_battery", "tamper"]
+"""A ground-lock fault bit (PROTOCOL.md section 12.1), lower case."""
+PositionName = Literal["lowered", "raised", "moving", "unknown"]
 
 
-@dataclass(frozen=True)
-class PositionChanged:
-    position: Position
+def fault_names(faults: FaultBits) -> list[FaultName]:
+    return [cast(FaultName, str(flag.name).lower()) for flag in FaultBits if flag in faults]
 
 
-@dataclass(frozen=True)
-class OccupancyChanged:
-    car_present: bool
+def position_name(position: Position | None) -> PositionName:
+    """The arm as last reported; unknown before any report."""
+    if position is None:
+        return "unknown"
+    return cast(PositionName, position.name.lower())
 
 
-@dataclass(frozen=True)
-class GroundLockFaultChanged:
-    """The whole new set of fault bits."""
+class GroundLockFaults(EventBody):
+    """The board's fault bits changed; a fault while any is set, not when they all cleared."""
 
-    faults: GroundLockFault
+    event_type: ClassVar[str] = "ground_lock_faults"
+    fault: ClassVar[bool] = True
 
+    faults: list[FaultName] = Field(description="Every fault bit now set; empty when none is.")
 
-@dataclass(frozen=True)
-class RaiseDone:
-    """The board accepted RAISE; `position` is the one in its response (moving, or raised)."""
-
-    position: Position
+    def is_fault(self) -> bool:
+        return bool(self.faults)
 
 
-@dataclass(frozen=True)
-class RaiseFailed:
-    """No response (hardware_timeout), a NAK (hardware_fault), or the NAK OCCUPIED."""
+class GroundLockFault(EventBody):
+    """The ground lock went into fault: a move that failed or timed out, or a stalled motor or
+    bad limit switch."""
 
-    code: HardwareCode | Literal["occupied"]
+    event_type: ClassVar[str] = "ground_lock_fault"
+    fault: ClassVar[bool] = True
 
+    reason: str = Field(description="What put the lock in fault.")
+    position: PositionName = Field(description="The arm as the board last reported it.")
+    faults: list[FaultName] = Field(description="The board's fault bits set at the time.")
 
-@dataclass(frozen=True)
-class LowerDone:
-    position: Position
-
-
-@dataclass(frozen=True)
-class LowerFailed:
-    code: HardwareCode
-
-
-@dataclass(frozen=True)
-class Lower:
-    command_id: str
-    order_id: str
+    def is_fault(self) -> bool:
+        # As since the first release: logged as a fault only with fault bits set (a move that
+        # timed out with none is `box.event`).
+        return bool(self.faults)
 
 
-@dataclass(frozen=True)
-class Raise:
-    command_id: str
-    order_id: str
+class GroundLockFaultCleared(EventBody):
+    """The board reports the arm at a limit with neither blocking fault bit: out of fault."""
+
+    event_type: ClassVar[str] = "ground_lock_fault_cleared"
+    fault: ClassVar[bool] = False
 
 
-Command = Lower | Raise
-Report = LockStatus | PositionChanged | OccupancyChanged | GroundLockFaultChanged
-Outcome = RaiseDone | RaiseFailed | LowerDone | LowerFailed
-ParkingEvent = Report | Outcome | TimerFired | Command
+EVENTS: tuple[type[EventBody], ...] = (GroundLockFaults, GroundLockFault, GroundLockFaultCleared)

@@ -16,30 +16,44 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from transitions import Machine
 
-from edge.parking.intents import (
-    CancelTimer,
-    Event,
-    Intent,
-    LowerLock,
-    RaiseLock,
-    StartTimer,
+from edge.commands.reply import FailureCode
+from edge.intents import CancelTimer, Intent, RaiseEvent, StartTimer
+from edge.parking.events import (
+    GroundLockFault,
+    GroundLockFaultCleared,
+    GroundLockFaults,
+    fault_names,
+    position_name,
 )
-from firmware_protocol.slotboard import GroundLockFault, Position
+from edge.parking.inputs import Occupied
+from edge.parking.intents import LowerLock, RaiseLock
+from edge.parking.telemetry import LockView
+from firmware_protocol.slotboard import GroundLockFault as FaultBits
+from firmware_protocol.slotboard import Position
 
-UNKNOWN = "unknown"
-RAISED = "raised"
-LOWERED = "lowered"
-RAISING = "raising"
-LOWERING = "lowering"
-FAULT = "fault"
+
+class ArmState(enum.StrEnum):
+    UNKNOWN = "unknown"
+    RAISED = "raised"
+    LOWERED = "lowered"
+    RAISING = "raising"
+    LOWERING = "lowering"
+    FAULT = "fault"
+
+
+UNKNOWN = ArmState.UNKNOWN
+RAISED = ArmState.RAISED
+LOWERED = ArmState.LOWERED
+RAISING = ArmState.RAISING
+LOWERING = ArmState.LOWERING
+FAULT = ArmState.FAULT
 SETTLED = [UNKNOWN, RAISED, LOWERED]
 MOVING = [RAISING, LOWERING]
 # The bits that mean the arm cannot be trusted to move (PROTOCOL.md section 12.1).
-BLOCKING = GroundLockFault.MOTOR_STALL | GroundLockFault.LIMIT_SWITCH
+BLOCKING = FaultBits.MOTOR_STALL | FaultBits.LIMIT_SWITCH
 
 
 class Outcome(enum.Enum):
@@ -50,8 +64,8 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Direction:
-    target: str
-    moving: str
+    target: ArmState
+    moving: ArmState
     position: Position
     request: RaiseLock | LowerLock
 
@@ -60,24 +74,22 @@ UP = Direction(RAISED, RAISING, Position.RAISED, RaiseLock())
 DOWN = Direction(LOWERED, LOWERING, Position.LOWERED, LowerLock())
 
 
-def fault_names(faults: GroundLockFault) -> list[str]:
-    return [str(flag.name).lower() for flag in GroundLockFault if flag in faults]
-
-
-def _row(trigger: str, source: str | list[str], dest: str | None, **options: Any) -> dict[str, Any]:
+def _row(
+    trigger: str, source: ArmState | list[ArmState], dest: ArmState | None, **options: object
+) -> dict[str, object]:
     return {"trigger": trigger, "source": source, "dest": dest, **options}
 
 
 class GroundLock:
-    state: str
+    state: ArmState
 
     def __init__(self, outbox: list[Intent], move_timeout_s: float) -> None:
         self.position: Position | None = None
         self.car_present: bool | None = None
-        self.faults = GroundLockFault(0)
+        self.faults = FaultBits(0)
         self.acknowledged = False
         self.outcome: Outcome | None = None
-        self.code = ""
+        self.code = FailureCode.HARDWARE_FAULT  # of a FAILED outcome
         self.reason = ""
         self._fault_reason: str | None = None
         self.timer: str | None = None
@@ -102,17 +114,15 @@ class GroundLock:
     # -- what the board reports -----------------------------------------------------------------
 
     @property
-    def view(self) -> str:
-        if self.state == FAULT:
-            return FAULT
-        if self.position is None or self.position is Position.UNKNOWN:
-            return UNKNOWN
-        return self.position.name.lower()
+    def view(self) -> LockView:
+        if self.state is FAULT:
+            return "fault"
+        return position_name(self.position)
 
     @property
     def occupied(self) -> bool | None:
         """Whether a car is over the lock; None when the sensor cannot tell."""
-        if self.faults & GroundLockFault.OCCUPANCY_SENSOR:
+        if self.faults & FaultBits.OCCUPANCY_SENSOR:
             return None
         return self.car_present
 
@@ -124,13 +134,14 @@ class GroundLock:
         self.position = position
         self._machine.dispatch(f"show_{position.name.lower()}")
 
-    def fault_bits(self, faults: GroundLockFault) -> None:
+    def fault_bits(self, faults: FaultBits) -> None:
         previous, self.faults = self.faults, faults
         if faults != previous:
-            self._outbox.append(Event("ground_lock_faults", {"faults": fault_names(faults)}))
+            self._outbox.append(RaiseEvent(GroundLockFaults(faults=fault_names(faults))))
         stalled = faults & BLOCKING & ~previous
         if self.moving and stalled:
-            self._fail("hardware_fault", f"the board reports {', '.join(fault_names(stalled))}")
+            stalls = ", ".join(fault_names(stalled))
+            self._fail(FailureCode.HARDWARE_FAULT, f"the board reports {stalls}")
         else:
             self._machine.dispatch("recheck")
 
@@ -149,14 +160,14 @@ class GroundLock:
             self.acknowledged = True
         self.shows(position)
 
-    def board_failed(self, direction: Direction, code: str) -> None:
-        if self.state != direction.moving:
+    def board_failed(self, direction: Direction, code: FailureCode | Occupied) -> None:
+        if self.state is not direction.moving:
             return  # an answer to a move already given up or reversed
         if code == "occupied":
-            self._set_outcome(Outcome.REFUSED, "not_allowed", "a car is over the lock")
+            self._set_outcome(Outcome.REFUSED, FailureCode.HARDWARE_FAULT, "a car is over the lock")
             self._machine.dispatch("refused")
         else:
-            timed_out = code == "hardware_timeout"
+            timed_out = code is FailureCode.HARDWARE_TIMEOUT
             self._fail(code, "no response from the board" if timed_out else "the board refused")
 
     def timer_fired(self, name: str) -> bool:
@@ -164,7 +175,9 @@ class GroundLock:
             return False
         self.timer = None
         seconds = f"{self._move_timeout_s:g}"
-        self._fail("hardware_timeout", f"the arm did not reach its limit within {seconds} s")
+        self._fail(
+            FailureCode.HARDWARE_TIMEOUT, f"the arm did not reach its limit within {seconds} s"
+        )
         return True
 
     def resume_move(self, direction: Direction) -> None:
@@ -177,7 +190,7 @@ class GroundLock:
 
     # -- the table ------------------------------------------------------------------------------
 
-    def _transitions(self) -> list[dict[str, Any]]:
+    def _transitions(self) -> list[dict[str, object]]:
         settle = [(FAULT, ["_blocked"]), (RAISED, ["_at_top"]), (LOWERED, ["_at_bottom"])]
         table = [
             _row(trigger, source, dest, conditions=conditions)
@@ -236,7 +249,7 @@ class GroundLock:
     # -- callbacks ------------------------------------------------------------------------------
 
     def _send(self) -> None:
-        direction = UP if self.state == RAISING else DOWN
+        direction = UP if self.state is RAISING else DOWN
         self.acknowledged = False
         self.outcome = None
         self._outbox.append(direction.request)
@@ -253,28 +266,32 @@ class GroundLock:
             self.timer = None
 
     def _reached(self) -> None:
-        self._set_outcome(Outcome.REACHED, "", "")
+        self._set_outcome(Outcome.REACHED, FailureCode.HARDWARE_FAULT, "")
 
-    def _ended_at(self, position: str) -> Callable[[], None]:
+    def _ended_at(self, position: ArmState) -> Callable[[], None]:
         def ended() -> None:
-            self._set_outcome(Outcome.FAILED, "hardware_fault", f"the arm ended {position}")
+            reason = f"the arm ended {position}"
+            self._set_outcome(Outcome.FAILED, FailureCode.HARDWARE_FAULT, reason)
 
         return ended
 
-    def _fail(self, code: str, reason: str) -> None:
+    def _fail(self, code: FailureCode, reason: str) -> None:
         self._set_outcome(Outcome.FAILED, code, reason)
         self._machine.dispatch("fail")
 
-    def _set_outcome(self, outcome: Outcome, code: str, reason: str) -> None:
+    def _set_outcome(self, outcome: Outcome, code: FailureCode, reason: str) -> None:
         self.outcome, self.code, self.reason = outcome, code, reason
         self._fault_reason = reason if outcome is Outcome.FAILED else None
 
     def _announce_fault(self) -> None:
         reason = self._fault_reason or "the board reports a fault"
         self._fault_reason = None
-        position = UNKNOWN if self.position is None else self.position.name.lower()
-        fields = {"reason": reason, "position": position, "faults": fault_names(self.faults)}
-        self._outbox.append(Event("ground_lock_fault", fields))
+        event = GroundLockFault(
+            reason=reason,
+            position=position_name(self.position),
+            faults=fault_names(self.faults),
+        )
+        self._outbox.append(RaiseEvent(event))
 
     def _cleared(self) -> None:
-        self._outbox.append(Event("ground_lock_fault_cleared", {}))
+        self._outbox.append(RaiseEvent(GroundLockFaultCleared()))

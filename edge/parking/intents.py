@@ -1,34 +1,23 @@
-"""What the parking controller asks the adapter to do: the common intents and the arm.
+"""What the parking controller asks the adapter to do with the arm (the common intents are in
+edge/intents.py).
 
-Each RaiseLock and LowerLock comes back as exactly one outcome event (RaiseDone/RaiseFailed,
+Each RaiseLock and LowerLock comes back as exactly one outcome input (RaiseDone/RaiseFailed,
 LowerDone/LowerFailed), after the adapter's own retries (PROTOCOL.md section 6).
 """
 
 from dataclasses import dataclass
 
-from edge.intents import CancelTimer, Event, Reply, ReplyStatus, StartTimer, WriteRecord
+from edge.intents import HardwareIntent
 
 
 @dataclass(frozen=True)
-class RaiseLock:
+class RaiseLock(HardwareIntent):
     pass
 
 
 @dataclass(frozen=True)
-class LowerLock:
+class LowerLock(HardwareIntent):
     pass
 
 
-Intent = RaiseLock | LowerLock | StartTimer | CancelTimer | WriteRecord | Reply | Event
-
-__all__ = [
-    "CancelTimer",
-    "Event",
-    "Intent",
-    "LowerLock",
-    "RaiseLock",
-    "Reply",
-    "ReplyStatus",
-    "StartTimer",
-    "WriteRecord",
-]
+ArmIntent = RaiseLock | LowerLock

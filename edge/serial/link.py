@@ -42,7 +42,7 @@ from firmware_protocol.slotboard import (
 )
 
 from .errors import BoardNak, LinkDown, LinkTimeout, PortError
-from .health import LinkCounters
+from .health import LinkCounters, SerialLinkHealth
 from .port import SerialPort
 
 REOPEN_MIN_S = 0.5
@@ -93,7 +93,7 @@ class SlotBoardLink:
         """Whether the board answered GET_INFO and no request to it has timed out since."""
         return address in self._sessions
 
-    def health(self) -> dict[str, int]:
+    def health(self) -> SerialLinkHealth:
         return self.counters.snapshot(self._reassembler)
 
     async def run(self, opened: asyncio.Event | None = None) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from edge.clock import BoxClock
 from edge.faults import FAULTS, FaultRecorder
 from edge.status.keys import AGENT_STATE_KEY, FAULT_STATE_KEY, LINK_STATE_KEY
+from edge.status.models import AgentRun, LinkState
 from edge.store import Store, Transaction
+from edge.wire.telemetry import Telemetry
 
 WATCH_INTERVAL_S: Final = 1.0
 
@@ -34,37 +36,27 @@ class StatusJournal:
         self._store = store
         self._clock = clock
         self._faults = faults
-        self._agent: dict[str, Any] = {
-            "pid": os.getpid(),
-            "device_id": device_id,
-            "kind": kind,
-            "version": version,
-            "started_at": None,
-            "ready_at": None,
-            "heartbeat_at": None,
-            "stopped_at": None,
-            "telemetry": None,
-        }
+        self._agent = AgentRun(pid=os.getpid(), device_id=device_id, kind=kind, version=version)
         self._fault_seen = 0 if faults.last is None else faults.last.number
         self._connected: bool | None = None
 
     # started() and ready() only mark the time: the caller's next heartbeat writes it (the
     # housekeeping's first one runs as the agent starts; the agent writes one on ready).
     def started(self) -> None:
-        self._agent["started_at"] = self._clock.now().wall
+        self._agent.started_at = self._clock.now().wall
 
     def ready(self) -> None:
-        self._agent["ready_at"] = self._clock.now().wall
+        self._agent.ready_at = self._clock.now().wall
 
-    def heartbeat(self, tx: Transaction, telemetry: dict[str, Any], *, stopping: bool) -> None:
+    def heartbeat(self, tx: Transaction, telemetry: Telemetry, *, stopping: bool) -> None:
         """Inside the caller's transaction (the clock checkpoint's), so it costs no fsync.
         The last one, `stopping`, marks the agent stopped and the broker left."""
         now = self._clock.now().wall
-        self._agent["heartbeat_at"] = now
-        self._agent["telemetry"] = telemetry
+        self._agent.heartbeat_at = now
+        self._agent.telemetry = telemetry.model_dump(mode="json")
         if stopping:
-            self._agent["stopped_at"] = now
-            tx.put_state(LINK_STATE_KEY, {"connected": False, "since": now})
+            self._agent.stopped_at = now
+            tx.put_state(LINK_STATE_KEY, LinkState(connected=False, since=now))
         tx.put_state(AGENT_STATE_KEY, self._agent)
 
     async def watch(self, connected: Callable[[], bool]) -> None:
@@ -85,6 +77,6 @@ class StatusJournal:
                 self._fault_seen = fault.number
             if new_link:
                 tx.put_state(
-                    LINK_STATE_KEY, {"connected": connected, "since": self._clock.now().wall}
+                    LINK_STATE_KEY, LinkState(connected=connected, since=self._clock.now().wall)
                 )
                 self._connected = connected

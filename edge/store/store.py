@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
+from pydantic import BaseModel, JsonValue
+
 from edge.store.connection import Database, open_readonly, open_writable
 from edge.store.errors import StoreError, StoreValueError
 from edge.store.schema import RECORD_SEQ_COUNTER
@@ -33,8 +35,13 @@ class OutboxItem:
     payload: bytes  # UTF-8 JSON, exactly what is published
 
 
-def _to_json(value: Any, what: str) -> bytes:
+JsonFields = Mapping[str, JsonValue]
+
+
+def _to_json(value: BaseModel | JsonValue, what: str) -> bytes:
     """Compact UTF-8 JSON; raises before anything is written (a lone surrogate fails here)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return text.encode()
@@ -42,9 +49,12 @@ def _to_json(value: Any, what: str) -> bytes:
         raise StoreValueError(f"{what} is not JSON-serialisable: {exc}") from exc
 
 
-def _read_state(db: Database, key: str) -> Any | None:
+def _read_state(db: Database, key: str) -> JsonValue:
     row = db.fetchone("read state", "SELECT value FROM state WHERE key = ?", (key,))
-    return None if row is None else json.loads(row[0])
+    if row is None:
+        return None
+    value: JsonValue = json.loads(row[0])
+    return value
 
 
 def _last_record_seq(db: Database) -> int:
@@ -79,7 +89,7 @@ class StoreReader:
     ) -> None:
         self.close()
 
-    def get_state(self, key: str) -> Any | None:
+    def get_state(self, key: str) -> JsonValue:
         """The JSON value under `key`, or None when there is none."""
         return _read_state(self._db, key)
 
@@ -191,11 +201,12 @@ class Transaction:
         self._device_id = device_id
         self._failed: StoreError | None = None
 
-    def get_state(self, key: str) -> Any | None:
+    def get_state(self, key: str) -> JsonValue:
         """The JSON value under `key` as this transaction sees it, or None."""
         return _read_state(self._live(), key)
 
-    def put_state(self, key: str, value: Any) -> None:
+    def put_state(self, key: str, value: BaseModel | JsonValue) -> None:
+        """Keeps `value` (a model is kept as its JSON) under `key`."""
         text = _to_json(value, f"state {key!r}").decode()
         self._write(
             "write state", "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, text)
@@ -205,10 +216,11 @@ class Transaction:
         self._write("delete state", "DELETE FROM state WHERE key = ?", (key,))
 
     def add_record(
-        self, record_type: str, fields: Mapping[str, Any], *, ts: str, clock_synced: bool
-    ) -> dict[str, Any]:
-        """Appends a record with the next seq and a new record_id to the outbox; returns it
-        exactly as it will be published."""
+        self, record_type: str, body: BaseModel | JsonFields, *, ts: str, clock_synced: bool
+    ) -> dict[str, JsonValue]:
+        """Appends a record (its own fields `body`) with the next seq and a new record_id to
+        the outbox; returns it exactly as it will be published."""
+        fields = body.model_dump(mode="json") if isinstance(body, BaseModel) else dict(body)
         shadowed = sorted(RECORD_COMMON_FIELDS.intersection(fields))
         if shadowed:
             raise StoreValueError(
@@ -231,12 +243,13 @@ class Transaction:
             (seq, RECORD_SEQ_COUNTER),
         )
         self._append(RECORDS_TOPIC, payload, seq)
-        published: dict[str, Any] = json.loads(payload)
+        published: dict[str, JsonValue] = json.loads(payload)
         return published
 
-    def add_reply(self, reply: Mapping[str, Any]) -> None:
-        """Appends a reply to the outbox; replies take no record seq."""
-        self._append(REPLIES_TOPIC, _to_json(dict(reply), "reply"), None)
+    def add_reply(self, reply: BaseModel | JsonFields) -> None:
+        """Appends a reply (edge.commands.CommandReply) to the outbox; replies take no seq."""
+        payload = reply if isinstance(reply, BaseModel) else dict(reply)
+        self._append(REPLIES_TOPIC, _to_json(payload, "reply"), None)
 
     def delete_outbox_items(self, item_ids: Sequence[int]) -> None:
         for start in range(0, len(item_ids), _ACK_BATCH):

@@ -1,7 +1,11 @@
-"""The vehicle box's pure state machines: events in, intents out (no I/O, no clocks).
+"""The vehicle box: its pure state machines (inputs in, intents out; no I/O, no clocks), its
+adapter (`box`), and the shapes it publishes.
 
-The adapter feeds `events` to `controller.VehicleController.handle` and carries out the
-`intents` it gets back. Choices the contract leaves open:
+The adapter feeds `inputs` to `controller.VehicleController.handle` and carries out the intents
+it gets back (the common ones of edge.intents and `intents.SendCan`). What goes out on the wire
+is typed here and gathered by edge.wire: `records`, `events`, `results` (reply results),
+`telemetry`; `snapshot` is the controller's durable state; `commands` the command args.
+Choices the contract leaves open:
 - `start_enabled` in the view is the last state the bus has shown; null while unknown (at start,
   after a restart, on a lost bus). A start-enable fault shows in events, not in this field.
 - `lock` is "fault" from a failed command until the bus shows the position that command asked

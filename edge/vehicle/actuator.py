@@ -6,17 +6,21 @@ then the actuator is in `fault` and says so with an event. What it reports is al
 position the bus has shown ("unknown" when the bus has shown none), or "fault".
 """
 
+from __future__ import annotations
+
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar, Generic, TypedDict, TypeVar
 
 from transitions import Machine
 
-from edge.vehicle.intents import CancelTimer, CanCommand, Event, Intent, SendCan, StartTimer
+from edge.intents import CancelTimer, Intent, RaiseEvent, StartTimer
+from edge.vehicle.events import ActuatorFault, ActuatorFaultCleared
+from edge.vehicle.intents import CanCommand, SendCan
+from edge.vehicle.snapshot import ActuatorSnapshot
 
-UNKNOWN = "unknown"
-FAULT = "fault"
+S = TypeVar("S", bound=enum.StrEnum)
 
 
 class Outcome(enum.Enum):
@@ -28,41 +32,73 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Position:
-    name: str
-    moving: str
+class Position(Generic[S]):
+    """A position the actuator rests in, the state it is in while moving there, and the
+    frame that commands it."""
+
+    state: S
+    moving: S
     frame: CanCommand
 
 
+class StateRow(TypedDict, total=False):
+    name: enum.StrEnum
+    on_enter: Callable[[], None]
+
+
+class TransitionRow(TypedDict, total=False):
+    trigger: str
+    source: enum.StrEnum | Sequence[enum.StrEnum]
+    dest: enum.StrEnum | None
+    conditions: Callable[[], bool] | list[Callable[[], bool]]
+    after: Callable[[], None]
+
+
 def transition(
-    trigger: str, source: str | list[str], dest: str | None, **options: Any
-) -> dict[str, Any]:
+    trigger: str,
+    source: enum.StrEnum | Sequence[enum.StrEnum],
+    dest: enum.StrEnum | None,
+    conditions: Callable[[], bool] | list[Callable[[], bool]] | None = None,
+    after: Callable[[], None] | None = None,
+) -> TransitionRow:
     """One row of a `transitions` table; dest None is an internal transition."""
-    return {"trigger": trigger, "source": source, "dest": dest, **options}
+    row: TransitionRow = {"trigger": trigger, "source": source, "dest": dest}
+    if conditions is not None:
+        row["conditions"] = conditions
+    if after is not None:
+        row["after"] = after
+    return row
 
 
-class Actuator:
-    """The shared confirm / timeout / retry / fault machine; subclasses name the positions."""
+class Actuator(Generic[S]):
+    """The shared confirm / timeout / retry / fault machine; subclasses name the positions,
+    their states (an enum with `unknown` and `fault`) and their fault events."""
 
-    state: str
+    state: S
+    fault_event: ClassVar[type[ActuatorFault]]
+    cleared_event: ClassVar[type[ActuatorFaultCleared]]
 
     def __init__(
         self,
         name: str,
-        positions: tuple[Position, Position],
+        states: type[S],
+        positions: tuple[Position[S], Position[S]],
         outbox: list[Intent],
         command_timeout_s: float,
         command_retries: int,
     ) -> None:
         self.name = name
         self.positions = positions
-        self.shown: Position | None = None
-        self.target: Position | None = None
+        self.shown: Position[S] | None = None
+        self.target: Position[S] | None = None
         self.faulted = False
         self.attempts = 0
         self.outcome: Outcome | None = None
         self.timer_seq = 0
         self.timer: str | None = None
+        self._state_type = states
+        self._unknown = states("unknown")
+        self._fault = states("fault")
         self._outbox = outbox
         self._timeout_s = command_timeout_s
         self._retries = command_retries
@@ -70,32 +106,32 @@ class Actuator:
             model=self,
             states=self._states(),
             transitions=self._transitions(),
-            initial=UNKNOWN,
+            initial=self._unknown,
             auto_transitions=False,
         )
 
     @property
-    def view(self) -> str:
+    def view(self) -> S:
         if self.faulted:
-            return FAULT
-        return UNKNOWN if self.shown is None else self.shown.name
+            return self._fault
+        return self._unknown if self.shown is None else self.shown.state
 
     @property
     def moving(self) -> bool:
         return self.state in (p.moving for p in self.positions)
 
-    def bus_shows(self, name: str | None) -> None:
-        """The bus status now reads `name` (None: not known)."""
-        position = None if name is None else self._position(name)
+    def bus_shows(self, shown: str | None) -> None:
+        """The bus status now reads `shown` (a position's state; None: not known)."""
+        position = None if shown is None else self._position(shown)
         if position == self.shown:
             return
         self.shown = position
-        self._machine.dispatch("show_nothing" if position is None else f"show_{position.name}")
+        self._machine.dispatch("show_nothing" if position is None else f"show_{position.state}")
 
-    def command(self, name: str) -> None:
-        """Move to `name`; `outcome` says when it is done. If already on its way there, the
-        caller shares that move; never called while moving the other way."""
-        position = self._position(name)
+    def command(self, target: str) -> None:
+        """Move to the position `target`; `outcome` says when it is done. If already on its
+        way there, the caller shares that move; never called while moving the other way."""
+        position = self._position(target)
         if self.state == position.moving:
             return
         self._request(position)
@@ -109,75 +145,76 @@ class Actuator:
         self._machine.dispatch("time_out")
         return True
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"timer_seq": self.timer_seq}
+    def snapshot(self) -> ActuatorSnapshot:
+        return ActuatorSnapshot(timer_seq=self.timer_seq)
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        self.timer_seq = int(snapshot["timer_seq"])
+    def restore(self, snapshot: ActuatorSnapshot) -> None:
+        self.timer_seq = snapshot.timer_seq
 
-    def _position(self, name: str) -> Position:
+    def _position(self, state: str) -> Position[S]:
         for position in self.positions:
-            if position.name == name:
+            if position.state == state:
                 return position
-        raise ValueError(f"{self.name} has no position {name!r}")
+        raise ValueError(f"{self.name} has no position {state!r}")
 
-    def _trigger_to(self, position: Position) -> str:
-        return f"go_{position.name}"
+    def _trigger_to(self, position: Position[S]) -> str:
+        return f"go_{position.state}"
 
-    def _request(self, target: Position) -> None:
+    def _request(self, target: Position[S]) -> None:
         self.target = target
         self.attempts = 0
         self.outcome = None
 
-    def _idle_states(self) -> list[str]:
-        return [UNKNOWN, *(p.name for p in self.positions), FAULT]
+    def _idle_states(self) -> list[S]:
+        return [self._unknown, *(p.state for p in self.positions), self._fault]
 
-    def _states(self) -> list[dict[str, Any]]:
+    def _states(self) -> list[StateRow]:
         return [
-            {"name": UNKNOWN},
-            *({"name": p.name} for p in self.positions),
-            *({"name": p.moving, "on_enter": self._send} for p in self.positions),
-            {"name": FAULT},
+            StateRow(name=self._unknown),
+            *(StateRow(name=p.state) for p in self.positions),
+            *(StateRow(name=p.moving, on_enter=self._send) for p in self.positions),
+            StateRow(name=self._fault),
         ]
 
-    def _transitions(self) -> list[dict[str, Any]]:
+    def _transitions(self) -> list[TransitionRow]:
         first, second = self.positions
-        settled = [UNKNOWN, first.name, second.name]
+        unknown, fault = self._unknown, self._fault
+        settled = [unknown, first.state, second.state]
         idle = self._idle_states()
         table = [
-            transition("show_nothing", settled, UNKNOWN),
-            transition("show_nothing", [first.moving, second.moving, FAULT], None),
+            transition("show_nothing", settled, unknown),
+            transition("show_nothing", [first.moving, second.moving, fault], None),
         ]
         for position, other in ((first, second), (second, first)):
-            show, go, moving = f"show_{position.name}", f"go_{position.name}", position.moving
+            show, go, moving = f"show_{position.state}", f"go_{position.state}", position.moving
             table += [
-                transition(show, settled, position.name),
-                transition(show, moving, position.name, after=self._reached),
+                transition(show, settled, position.state),
+                transition(show, moving, position.state, after=self._reached),
                 transition(show, other.moving, None),
                 # In fault only the position the failed command asked for clears it: the bus
                 # repeating the position it was stuck at is no news.
                 transition(
                     show,
-                    FAULT,
-                    position.name,
+                    fault,
+                    position.state,
                     conditions=self._targets(position),
                     after=self._reached,
                 ),
                 transition(
-                    go, idle, position.name, conditions=self._shows(position), after=self._reached
+                    go, idle, position.state, conditions=self._shows(position), after=self._reached
                 ),
                 transition(go, idle, moving),
                 transition(
                     "time_out", moving, None, conditions=self._may_retry, after=self._resend
                 ),
-                transition("time_out", moving, FAULT, after=self._give_up),
+                transition("time_out", moving, fault, after=self._give_up),
             ]
         return table
 
-    def _shows(self, position: Position) -> Callable[[], bool]:
+    def _shows(self, position: Position[S]) -> Callable[[], bool]:
         return lambda: self.shown == position
 
-    def _targets(self, position: Position) -> Callable[[], bool]:
+    def _targets(self, position: Position[S]) -> Callable[[], bool]:
         return lambda: self.target == position
 
     def _may_retry(self) -> bool:
@@ -200,19 +237,14 @@ class Actuator:
         self.outcome = Outcome.REACHED
         if self.faulted:
             self.faulted = False
-            self._outbox.append(Event(f"{self.name}_fault_cleared", {"state": self.view}))
+            self._outbox.append(RaiseEvent(self.cleared_event(state=self.view)))
 
     def _give_up(self) -> None:
         assert self.target is not None
         self.faulted = True
         self.outcome = Outcome.FAILED
-        self._outbox.append(
-            Event(
-                f"{self.name}_fault",
-                {
-                    "target": self.target.name,
-                    "frames_sent": self.attempts + 1,
-                    "bus_shows": UNKNOWN if self.shown is None else self.shown.name,
-                },
-            )
+        shown = self._unknown if self.shown is None else self.shown.state
+        event = self.fault_event(
+            target=self.target.state, frames_sent=self.attempts + 1, bus_shows=shown
         )
+        self._outbox.append(RaiseEvent(event))

@@ -8,24 +8,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from typing import Any
+
+from pydantic import JsonValue
 
 from edge.box import BoxServices, ControllerBox, Remember
 from edge.can.link import CanLink
 from edge.can.obd import ObdClient, poll_forever
 from edge.can.signals import SignalTable
 from edge.commands import VerifiedCommand
-from edge.commands.envelope import (
+from edge.config import VehicleConfig
+from edge.intents import HardwareIntent
+from edge.vehicle.commands import (
     EndRentalArgs,
     LockArgs,
     SetServiceArgs,
     StartRentalArgs,
     UnlockArgs,
 )
-from edge.config import VehicleConfig
-from edge.vehicle import events as ev
 from edge.vehicle.controller import VehicleController
-from edge.vehicle.intents import Intent, SendCan
+from edge.vehicle.inputs import (
+    Command,
+    EndRental,
+    Lock,
+    SetService,
+    Signals,
+    SignalsUpdated,
+    StartRental,
+    Tariff,
+    TroubleCodes,
+    Unlock,
+)
+from edge.vehicle.intents import CanCommand, SendCan
+from edge.vehicle.telemetry import VehicleTelemetry
 from firmware_protocol.can import NOT_AVAILABLE, CanDecodeError, VehicleCodec
 from firmware_protocol.obd import RESPONSE_IDS
 
@@ -52,28 +68,28 @@ DISCRETE_SIGNALS = {"ignition", "engine_running", "doors_closed", "lock_state", 
 SETTLE_CYCLES = 2.0
 
 
-def to_command(command: VerifiedCommand) -> ev.Command:
+def to_command(command: VerifiedCommand) -> Command:
     args = command.args
     if isinstance(args, StartRentalArgs):
-        tariff = ev.Tariff(
+        tariff = Tariff(
             per_minute_cents=args.tariff.per_minute_cents,
             fuel_price_cents_per_litre=args.tariff.fuel_price_cents_per_litre,
             tank_litres=args.tariff.tank_litres,
             currency=args.tariff.currency,
         )
-        return ev.StartRental(command.id, args.order_id, args.renter, tariff)
+        return StartRental(command.id, args.order_id, args.renter, tariff)
     if isinstance(args, UnlockArgs):
-        return ev.Unlock(command.id, args.order_id)
+        return Unlock(command.id, args.order_id)
     if isinstance(args, LockArgs):
-        return ev.Lock(command.id, args.order_id)
+        return Lock(command.id, args.order_id)
     if isinstance(args, EndRentalArgs):
-        return ev.EndRental(command.id, args.order_id)
+        return EndRental(command.id, args.order_id)
     if isinstance(args, SetServiceArgs):
-        return ev.SetService(command.id, args.in_service, args.reason)
+        return SetService(command.id, args.in_service, args.reason)
     raise TypeError(f"not a vehicle command: {command.type}")
 
 
-def load_controller(config: VehicleConfig, saved: dict[str, Any] | None) -> VehicleController:
+def load_controller(config: VehicleConfig, saved: JsonValue) -> VehicleController:
     """The controller as the store left it (`saved`, under STATE_KEY), or a new one."""
     if saved is None:
         return VehicleController(config.command_timeout_s, config.command_retries)
@@ -88,10 +104,8 @@ class VehicleBox(ControllerBox[VehicleController]):
         self._log = services.logger
         self.codec = VehicleCodec.load(config.profile)
         self.table = SignalTable(self.codec.cycle_s, NOT_AVAILABLE)
-        saved = services.store.get_state(STATE_KEY)
-        self._drive(load_controller(config, saved), STATE_KEY, saved)
-        self._resuming = saved is not None
-        self._signals = ev.Signals()
+        self._drive(lambda saved: load_controller(config, saved), STATE_KEY)
+        self._signals = Signals()
         self._counters: dict[str, int] = {}
         self.bad_frames = 0
         self.obd = ObdClient(self._send_frame)
@@ -122,9 +136,7 @@ class VehicleBox(ControllerBox[VehicleController]):
         )
         self._settled_by = asyncio.get_running_loop().time() + self._settle_s
         try:
-            if self._resuming:
-                self._resuming = False
-                self._carry_out(self.controller.resume(self.services.clock.now()))
+            self._resume_once()
             await opened.wait()
             ready.set()
             await asyncio.gather(bus, ticker, poller)
@@ -137,20 +149,24 @@ class VehicleBox(ControllerBox[VehicleController]):
         await self._bus_settled()
         event = to_command(command)
         self._apply(event, remember)
-        if isinstance(event, ev.StartRental) and self.controller.view()["rental"] == "booked":
+        if isinstance(event, StartRental) and self.controller.view().rental == "booked":
             self._spawn(self._read_trouble_codes())
 
-    def telemetry(self) -> dict[str, Any]:
-        signals = self._signals
-        return {
-            "fuel_pct": signals.fuel_pct,
-            "odometer_km": signals.odometer_km,
-            "speed_kmh": signals.speed_kmh,
-            "ignition": signals.ignition,
-            "engine_running": signals.engine_running,
-            "doors_closed": signals.doors_closed,
-            **self.controller.view(),
-        }
+    def telemetry(self, ts: str) -> VehicleTelemetry:
+        signals, view = self._signals, self.controller.view()
+        return VehicleTelemetry(
+            ts=ts,
+            fuel_pct=signals.fuel_pct,
+            odometer_km=signals.odometer_km,
+            speed_kmh=signals.speed_kmh,
+            ignition=signals.ignition,
+            engine_running=signals.engine_running,
+            doors_closed=signals.doors_closed,
+            lock=view.lock,
+            start_enabled=view.start_enabled,
+            rental=view.rental,
+            in_service=view.in_service,
+        )
 
     async def finish(self, timeout_s: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -192,17 +208,17 @@ class VehicleBox(ControllerBox[VehicleController]):
         snapshot = self.table.snapshot(SIGNAL_NAMES)
         if None not in (snapshot[name] for name in self.codec.cycle_s if name in snapshot):
             self._heard.set()
-        signals = ev.Signals(**snapshot)
+        signals = Signals(**snapshot)
         previous, self._signals = self._signals, signals
         if signals == previous:
             return
         if any(getattr(signals, n) != getattr(previous, n) for n in DISCRETE_SIGNALS):
             self.services.telemetry_changed()
-        self._apply(ev.SignalsUpdated(signals))
+        self._apply(SignalsUpdated(signals))
 
     async def _read_trouble_codes(self) -> None:
         codes = await self.obd.read_stored_dtcs()
-        self._apply(ev.TroubleCodes(codes))
+        self._apply(TroubleCodes(codes))
 
     def _send_frame(self, arbitration_id: int, data: bytes) -> bool:
         return self.can.send(arbitration_id, data)
@@ -210,16 +226,16 @@ class VehicleBox(ControllerBox[VehicleController]):
     # --- intents --------------------------------------------------------------------
 
     def _carried_out(self) -> None:
-        if self.controller.snapshot()["command_in_flight"]:
+        if self.controller.command_in_flight:
             self._idle.clear()
         else:
             self._idle.set()
 
-    def _on_hardware(self, intent: Intent) -> None:
+    def _on_hardware(self, intent: HardwareIntent) -> None:
         if isinstance(intent, SendCan):
             self._send_command(intent.command)
 
-    def _send_command(self, name: str) -> None:
+    def _send_command(self, name: CanCommand) -> None:
         # The rolling counter runs per message: a receiver drops a repeated counter.
         message = self.codec.profile.commands[name].message
         counter = self._counters.get(message, 0)
@@ -228,7 +244,7 @@ class VehicleBox(ControllerBox[VehicleController]):
         sent = self.can.send(arbitration_id, data)
         self._log.info("can.command_sent", command=name, sent=sent)
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

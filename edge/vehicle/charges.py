@@ -8,29 +8,13 @@
 A fuel level unknown at either end charges no fuel.
 """
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
-from edge.vehicle.events import Tariff
+from edge.vehicle.inputs import Tariff
+from edge.vehicle.records import Charges
 
 # Enough digits that the product is never rounded before the final quantize.
 _EXACT = Context(prec=60)
-
-
-@dataclass(frozen=True)
-class Charges:
-    time_cents: int
-    fuel_cents: int
-    total_cents: int
-    currency: str
-
-    def as_fields(self) -> dict[str, int | str]:
-        return {
-            "time_cents": self.time_cents,
-            "fuel_cents": self.fuel_cents,
-            "total_cents": self.total_cents,
-            "currency": self.currency,
-        }
 
 
 def rental_charges(
@@ -49,4 +33,9 @@ def rental_charges(
             litres = tariff.tank_litres * (fuel_start_pct - fuel_end_pct) / 100
             cents = litres * tariff.fuel_price_cents_per_litre
             fuel_cents = int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return Charges(time_cents, fuel_cents, time_cents + fuel_cents, tariff.currency)
+    return Charges(
+        time_cents=time_cents,
+        fuel_cents=fuel_cents,
+        total_cents=time_cents + fuel_cents,
+        currency=tariff.currency,
+    )

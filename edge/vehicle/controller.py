@@ -11,35 +11,38 @@ One lock-and-start operation runs at a time; another command meanwhile is `busy`
 Each accepted command gets one reply when its operation ends; a refused one is answered at once.
 """
 
-import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from pydantic import JsonValue
+
+from edge.clock import Now
+from edge.commands.reply import FailureCode, RejectCode
+from edge.controller import ControllerBase, SnapshotError, restore_snapshot
+from edge.intents import Intent, TimerFired
 from edge.vehicle.actuator import Outcome
-from edge.vehicle.events import (
+from edge.vehicle.events import RentalEndFailed, ServiceChanged
+from edge.vehicle.inputs import (
     EndRental,
     Lock,
-    Now,
     SetService,
     Signals,
     SignalsUpdated,
     StartRental,
-    TimerFired,
     TroubleCodes,
     Unlock,
-    VehicleEvent,
+    VehicleInput,
 )
-from edge.vehicle.intents import Event, Intent, Reply, ReplyStatus, WriteRecord
 from edge.vehicle.lock import LOCKED, UNLOCKED, CentralLock
 from edge.vehicle.readings import Readings, vehicle_check
+from edge.vehicle.records import VehicleCheck
 from edge.vehicle.rental import ACTIVE, BOOKED, Rental
+from edge.vehicle.results import LockResult, SetServiceResult, StartRentalResult, UnlockResult
+from edge.vehicle.snapshot import SNAPSHOT_VERSION, VehicleSnapshot
 from edge.vehicle.start_enable import DISABLED, ENABLED, StartEnable
+from edge.vehicle.telemetry import VehicleStatus, VehicleView
 
-SNAPSHOT_VERSION = 1
-
-
-class SnapshotError(ValueError):
-    """A snapshot the vehicle controller cannot be restored from."""
+__all__ = ["SnapshotError", "VehicleController"]
 
 
 @dataclass
@@ -47,12 +50,12 @@ class _Operation:
     command: Unlock | Lock | EndRental
     stage: Literal["lock", "start"] = "lock"
     # The car as the renter found it, read when the first unlock of a booking is accepted.
-    pre_use: tuple[Readings, dict[str, Any]] | None = None
+    pre_use: tuple[Readings, VehicleCheck] | None = None
 
 
-class VehicleController:
+class VehicleController(ControllerBase):
     def __init__(self, command_timeout_s: float, command_retries: int) -> None:
-        self._outbox: list[Intent] = []
+        super().__init__()
         self._lock = CentralLock(self._outbox, command_timeout_s, command_retries)
         self._start = StartEnable(self._outbox, command_timeout_s, command_retries)
         self._rental = Rental()
@@ -63,7 +66,7 @@ class VehicleController:
         self._operation: _Operation | None = None
         self._interrupted: str | None = None
 
-    def handle(self, event: VehicleEvent, now: Now) -> list[Intent]:
+    def handle(self, event: VehicleInput, now: Now) -> list[Intent]:
         match event:
             case SignalsUpdated(signals=signals):
                 self._signals = signals
@@ -84,63 +87,64 @@ class VehicleController:
         self._advance(now)
         return self._take_outbox()
 
-    def view(self) -> dict[str, Any]:
-        """The telemetry fields this controller owns (contract section 5)."""
-        return {
-            "lock": self._lock.view,
-            "start_enabled": self._start.enabled,
-            "rental": self._rental.state,
-            "in_service": self._in_service,
-        }
+    @property
+    def command_in_flight(self) -> str | None:
+        """The command whose operation is under way (or was, when the agent stopped)."""
+        return self._operation.command.command_id if self._operation else self._interrupted
 
-    def describe(self) -> dict[str, Any]:
+    def view(self) -> VehicleView:
+        """The telemetry fields this controller owns (contract section 5)."""
+        return VehicleView(
+            lock=self._lock.lock_view,
+            start_enabled=self._start.enabled,
+            rental=self._rental.view,
+            in_service=self._in_service,
+        )
+
+    def describe(self) -> VehicleStatus:
         """For `edge-agent status`: the rental and the service hold, as last made durable."""
         rental = self._rental
-        return {
-            "rental": rental.state,
-            "order_id": rental.order_id,
-            "renter": rental.renter,
-            "started_at": rental.started_wall,
-            "in_service": self._in_service,
-            "service_reason": self._service_reason,
-        }
+        return VehicleStatus(
+            rental=rental.view,
+            order_id=rental.order_id,
+            renter=rental.renter,
+            started_at=rental.started_wall,
+            in_service=self._in_service,
+            service_reason=self._service_reason,
+        )
 
-    def snapshot(self) -> dict[str, Any]:
-        in_flight = self._operation.command.command_id if self._operation else self._interrupted
-        return {
-            "version": SNAPSHOT_VERSION,
-            "in_service": self._in_service,
-            "service_reason": self._service_reason,
-            "rental": self._rental.snapshot(),
-            "command_in_flight": in_flight,
-            "lock": self._lock.snapshot(),
-            "start_enable": self._start.snapshot(),
-        }
+    def snapshot(self) -> VehicleSnapshot:
+        return VehicleSnapshot(
+            version=SNAPSHOT_VERSION,
+            in_service=self._in_service,
+            service_reason=self._service_reason,
+            rental=self._rental.snapshot(),
+            command_in_flight=self.command_in_flight,
+            lock=self._lock.snapshot(),
+            start_enable=self._start.snapshot(),
+        )
 
     @classmethod
     def restore(
-        cls, snapshot: dict[str, Any], command_timeout_s: float, command_retries: int
+        cls, saved_json: JsonValue, command_timeout_s: float, command_retries: int
     ) -> "VehicleController":
-        """After a restart: the rental goes on; lock and start enable are unknown until the bus
-        shows them; nothing is sent to the car. Call resume() once next."""
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise SnapshotError(f"snapshot version {snapshot.get('version')!r} is not supported")
+        """After a restart (`saved_json`: the snapshot as the store keeps it): the rental goes
+        on; lock and start enable are unknown until the bus shows them; nothing is sent to the
+        car. Call resume() once next."""
+        saved = restore_snapshot(VehicleSnapshot, saved_json, SNAPSHOT_VERSION, "vehicle")
         controller = cls(command_timeout_s, command_retries)
-        try:
-            controller._in_service = bool(snapshot["in_service"])
-            controller._service_reason = str(snapshot["service_reason"])
-            controller._rental.restore(snapshot["rental"])
-            controller._interrupted = snapshot["command_in_flight"]
-            controller._lock.restore(snapshot["lock"])
-            controller._start.restore(snapshot["start_enable"])
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            raise SnapshotError(f"malformed vehicle snapshot: {error!r}") from error
+        controller._in_service = saved.in_service
+        controller._service_reason = saved.service_reason
+        controller._rental.restore(saved.rental)
+        controller._interrupted = saved.command_in_flight
+        controller._lock.restore(saved.lock)
+        controller._start.restore(saved.start_enable)
         return controller
 
     def resume(self, now: Now) -> list[Intent]:
         """The replies owed for a command that was in flight when the agent stopped."""
         if self._interrupted is not None:
-            self._reply(self._interrupted, "failed", "hardware_fault", "interrupted by restart")
+            self._fail(self._interrupted, FailureCode.HARDWARE_FAULT, "interrupted by restart")
             self._interrupted = None
         return self._take_outbox()
 
@@ -154,33 +158,27 @@ class VehicleController:
         elif self._rental.state == ACTIVE:
             reasons.append("car already rented")
         if reasons:
-            self._reply(command.command_id, "rejected", "not_allowed", "; ".join(reasons))
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, "; ".join(reasons))
             return
         self._rental.book_for(command.order_id, command.renter, command.tariff)
-        self._reply(
-            command.command_id, "ok", result={"order_id": command.order_id, "rental": BOOKED}
-        )
+        self._ok(command.command_id, StartRentalResult(order_id=command.order_id, rental="booked"))
 
     def _set_service(self, command: SetService) -> None:
         if command.in_service != self._in_service:
-            self._outbox.append(
-                Event(
-                    "service_changed", {"in_service": command.in_service, "reason": command.reason}
-                )
-            )
+            self._event(ServiceChanged(in_service=command.in_service, reason=command.reason))
         self._in_service, self._service_reason = command.in_service, command.reason
-        self._reply(command.command_id, "ok", result={"in_service": command.in_service})
+        self._ok(command.command_id, SetServiceResult(in_service=command.in_service))
 
     def _begin(self, command: Unlock | Lock | EndRental) -> None:
         refusal = self._rental.refusal(command.order_id)
         if refusal is None and isinstance(command, EndRental):
             refusal = self._end_refusal()
         if refusal is not None:
-            self._reply(command.command_id, "rejected", "not_allowed", refusal)
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, refusal)
             return
         if self._operation is not None or self._lock.moving or self._start.moving:
             detail = "another lock or start operation is in flight"
-            self._reply(command.command_id, "rejected", "busy", detail)
+            self._reject(command.command_id, RejectCode.BUSY, detail)
             return
         operation = _Operation(command)
         if isinstance(command, Unlock):
@@ -188,7 +186,7 @@ class VehicleController:
             if self._rental.state == BOOKED:
                 operation.pre_use = (Readings.of(self._signals), self._check())
         self._operation = operation
-        self._lock.command((UNLOCKED if isinstance(command, Unlock) else LOCKED).name)
+        self._lock.command((UNLOCKED if isinstance(command, Unlock) else LOCKED).state)
 
     def _end_refusal(self) -> str | None:
         engine, doors = self._signals.engine_running, self._signals.doors_closed
@@ -209,17 +207,18 @@ class VehicleController:
                 return
             if outcome is Outcome.FAILED:
                 self._operation = None
-                target = (UNLOCKED if isinstance(operation.command, Unlock) else LOCKED).name
-                self._fail(
-                    operation, "hardware_timeout", f"the central lock did not confirm {target}"
+                target = (UNLOCKED if isinstance(operation.command, Unlock) else LOCKED).state
+                self._not_done(
+                    operation,
+                    FailureCode.HARDWARE_TIMEOUT,
+                    f"the central lock did not confirm {target}",
                 )
                 return
             operation.stage = "start"
             if operation.pre_use is not None:
-                fields = self._rental.start_clock(now, *operation.pre_use)
-                self._outbox.append(WriteRecord("rental_started", fields))
+                self._record(self._rental.start_clock(now, *operation.pre_use))
             unlocking = isinstance(operation.command, Unlock)
-            self._start.command((ENABLED if unlocking else DISABLED).name)
+            self._start.command((ENABLED if unlocking else DISABLED).state)
         outcome = self._start.outcome
         if outcome is not None:
             self._operation = None
@@ -229,58 +228,40 @@ class VehicleController:
         command_id = operation.command.command_id
         match operation.command, outcome:
             case Unlock(), Outcome.REACHED:
-                result = {
-                    "lock": UNLOCKED.name,
-                    "start_enabled": True,
-                    "rental": self._rental.state,
-                }
-                self._reply(command_id, "ok", result=result)
+                result = UnlockResult(lock="unlocked", start_enabled=True, rental=self._rental.view)
+                self._ok(command_id, result)
             case Lock(), Outcome.REACHED | Outcome.DEFERRED:
-                result = {
-                    "lock": LOCKED.name,
-                    "start_enabled": self._start.enabled,
-                    "start_withdraw_pending": outcome is Outcome.DEFERRED,
-                }
-                self._reply(command_id, "ok", result=result)
+                locked = LockResult(
+                    lock="locked",
+                    start_enabled=self._start.enabled,
+                    start_withdraw_pending=outcome is Outcome.DEFERRED,
+                )
+                self._ok(command_id, locked)
             case EndRental(), Outcome.REACHED:
-                fields = self._rental.finish(now, Readings.of(self._signals), self._check())
-                self._outbox.append(WriteRecord("rental_ended", fields))
-                self._reply(command_id, "ok", result=copy.deepcopy(fields))
+                ended = self._rental.finish(now, Readings.of(self._signals), self._check())
+                self._record(ended)
+                self._ok(command_id, ended)
             case EndRental(), Outcome.DEFERRED:
                 detail = "the engine started while ending; start enable withdrawal pending"
                 # The contract's `failed` codes are hardware ones: a state rule refuses.
-                self._fail(operation, "not_allowed", detail, status="rejected")
+                self._not_done(operation, RejectCode.NOT_ALLOWED, detail)
             case _:
-                self._fail(operation, "hardware_timeout", "start enable did not confirm the change")
+                self._not_done(
+                    operation,
+                    FailureCode.HARDWARE_TIMEOUT,
+                    "start enable did not confirm the change",
+                )
 
-    def _fail(
-        self,
-        operation: _Operation,
-        code: str,
-        detail: str,
-        status: Literal["rejected", "failed"] = "failed",
-    ) -> None:
+    def _not_done(self, operation: _Operation, code: RejectCode | FailureCode, detail: str) -> None:
+        """An accepted operation ended without its effect: refused (a state rule) or failed."""
         command = operation.command
         if isinstance(command, EndRental):
             detail += f"; the rental is still {self._rental.state}"
-            fields = {"order_id": command.order_id, "reason": detail}
-            self._outbox.append(Event("rental_end_failed", fields))
-        self._reply(command.command_id, status, code, detail)
+            self._event(RentalEndFailed(order_id=command.order_id, reason=detail))
+        if isinstance(code, RejectCode):
+            self._reject(command.command_id, code, detail)
+        else:
+            self._fail(command.command_id, code, detail)
 
-    def _check(self) -> dict[str, Any]:
-        return vehicle_check(self._signals, self._lock.view, self._fault_codes)
-
-    def _reply(
-        self,
-        command_id: str,
-        status: ReplyStatus,
-        code: str | None = None,
-        detail: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        self._outbox.append(Reply(command_id, status, code, detail, result))
-
-    def _take_outbox(self) -> list[Intent]:
-        intents = self._outbox.copy()
-        self._outbox.clear()
-        return intents
+    def _check(self) -> VehicleCheck:
+        return vehicle_check(self._signals, self._lock.lock_view, self._fault_codes)

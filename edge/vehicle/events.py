@@ -1,79 +1,110 @@
-"""What the adapter feeds the vehicle controller: bus signals, trouble codes, timers, commands."""
+"""The events the vehicle publishes on `events` (contract section 2): faults and state changes
+worth a human's eye."""
 
-from dataclasses import dataclass
-from decimal import Decimal
+from __future__ import annotations
 
-from edge.clock import Now as Now  # the time an event is handled at; mono runs across restarts
-from edge.intents import TimerFired as TimerFired
-from firmware_protocol.can.values import LockState
+from typing import ClassVar, Literal
 
+from pydantic import Field
 
-@dataclass(frozen=True)
-class Signals:
-    """The complete current bus snapshot; None means unknown (stale or not available)."""
-
-    fuel_pct: float | None = None
-    odometer_km: float | None = None
-    speed_kmh: float | None = None
-    ignition: bool | None = None
-    engine_running: bool | None = None
-    doors_closed: bool | None = None
-    lock_state: LockState | None = None
-    start_enabled: bool | None = None
+from edge.wire.fields import EventBody
 
 
-@dataclass(frozen=True)
-class SignalsUpdated:
-    signals: Signals
+class ServiceChanged(EventBody):
+    """set_service took the car out of service, or put it back."""
+
+    event_type: ClassVar[str] = "service_changed"
+    fault: ClassVar[bool] = False
+
+    in_service: bool = Field(description="The car takes new rentals.")
+    reason: str = Field(description="The reason set_service gave; may be empty.")
 
 
-@dataclass(frozen=True)
-class TroubleCodes:
-    """OBD stored DTCs; None when the car does not give them."""
+class RentalEndFailed(EventBody):
+    """An accepted end_rental did not end the rental: it goes on."""
 
-    codes: tuple[str, ...] | None
+    event_type: ClassVar[str] = "rental_end_failed"
+    fault: ClassVar[bool] = True
 
-
-@dataclass(frozen=True)
-class Tariff:
-    per_minute_cents: int
-    fuel_price_cents_per_litre: int
-    tank_litres: Decimal
-    currency: str
+    order_id: str = Field(description="The order of the rental.")
+    reason: str = Field(description="What went wrong, and the rental's state now.")
 
 
-@dataclass(frozen=True)
-class StartRental:
-    command_id: str
-    order_id: str
-    renter: str
-    tariff: Tariff
+class StartWithdrawPending(EventBody):
+    """Start enable is to be withdrawn, but the engine may run: the withdrawal waits until
+    the bus shows the engine stopped."""
+
+    event_type: ClassVar[str] = "start_withdraw_pending"
+    fault: ClassVar[bool] = False
+
+    engine: Literal["running", "unknown"] = Field(
+        description="The engine as the bus shows it: running, or not known."
+    )
 
 
-@dataclass(frozen=True)
-class Unlock:
-    command_id: str
-    order_id: str
+class ActuatorFault(EventBody):
+    """An actuator did not reach the position commanded: every frame sent timed out."""
+
+    target: str = Field(description="The position commanded.")
+    frames_sent: int = Field(ge=1, description="Command frames sent, retries included.")
+    bus_shows: str = Field(description="The position the bus last showed; unknown if none.")
 
 
-@dataclass(frozen=True)
-class Lock:
-    command_id: str
-    order_id: str
+class ActuatorFaultCleared(EventBody):
+    """An actuator in fault reached a position: the bus showed the one commanded, or a later
+    command succeeded."""
+
+    state: str = Field(description="The position the bus shows now.")
 
 
-@dataclass(frozen=True)
-class EndRental:
-    command_id: str
-    order_id: str
+class LockFault(ActuatorFault):
+    """The central lock did not confirm a lock or unlock."""
+
+    event_type: ClassVar[str] = "lock_fault"
+    fault: ClassVar[bool] = True
+
+    target: Literal["locked", "unlocked"] = Field(description="The position commanded.")
+    bus_shows: Literal["locked", "unlocked", "unknown"] = Field(
+        description="The position the bus last showed; unknown if none."
+    )
 
 
-@dataclass(frozen=True)
-class SetService:
-    command_id: str
-    in_service: bool
-    reason: str
+class LockFaultCleared(ActuatorFaultCleared):
+    """The central lock is out of fault."""
+
+    event_type: ClassVar[str] = "lock_fault_cleared"
+    fault: ClassVar[bool] = False
+
+    state: Literal["locked", "unlocked"] = Field(description="The position the bus shows now.")
 
 
-Command = StartRental | Unlock | Lock | EndRental | SetService
-VehicleEvent = SignalsUpdated | TroubleCodes | TimerFired | Command
+class StartEnableFault(ActuatorFault):
+    """Start enable did not confirm an enable or a withdrawal."""
+
+    event_type: ClassVar[str] = "start_enable_fault"
+    fault: ClassVar[bool] = True
+
+    target: Literal["enabled", "disabled"] = Field(description="The position commanded.")
+    bus_shows: Literal["enabled", "disabled", "unknown"] = Field(
+        description="The position the bus last showed; unknown if none."
+    )
+
+
+class StartEnableFaultCleared(ActuatorFaultCleared):
+    """Start enable is out of fault."""
+
+    event_type: ClassVar[str] = "start_enable_fault_cleared"
+    fault: ClassVar[bool] = False
+
+    state: Literal["enabled", "disabled"] = Field(description="The position the bus shows now.")
+
+
+EVENTS: tuple[type[EventBody], ...] = (
+    ServiceChanged,
+    RentalEndFailed,
+    StartWithdrawPending,
+    LockFault,
+    LockFaultCleared,
+    StartEnableFault,
+    StartEnableFaultCleared,
+)

@@ -1,21 +1,14 @@
-"""What the vehicle controller asks the adapter to do: the common intents and SendCan."""
+"""What the vehicle controller asks its adapter to do besides the common intents: send a CAN
+command frame."""
 
 from dataclasses import dataclass
 from typing import Literal
 
-from edge.intents import CancelTimer, Event, Reply, ReplyStatus, StartTimer, WriteRecord
+from edge.intents import HardwareIntent
 
 CanCommand = Literal["lock", "unlock", "start_enable", "start_disable"]
 
 
 @dataclass(frozen=True)
-class SendCan:
+class SendCan(HardwareIntent):
     command: CanCommand
-
-
-Intent = SendCan | StartTimer | CancelTimer | WriteRecord | Reply | Event
-
-__all__ = [
-    "CanCommand", "CancelTimer", "Event", "Intent", "Reply", "ReplyStatus", "SendCan",
-    "StartTimer", "WriteRecord",
-]

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
-from edge.vehicle.events import Signals
+from edge.vehicle.inputs import Signals
+from edge.vehicle.records import VehicleCheck
+from edge.vehicle.telemetry import LockView
 
 _TENTH = Decimal("0.1")
 
@@ -30,13 +31,13 @@ class Readings:
 
 
 def vehicle_check(
-    signals: Signals, lock: str, fault_codes: tuple[str, ...] | None
-) -> dict[str, Any]:
+    signals: Signals, lock: LockView, fault_codes: tuple[str, ...] | None
+) -> VehicleCheck:
     """The vehicle check in a rental record; fault_codes is null when the car gives none."""
-    return {
-        "doors_closed": signals.doors_closed,
-        "lock": lock,
-        "ignition": signals.ignition,
-        "engine_running": signals.engine_running,
-        "fault_codes": None if fault_codes is None else list(fault_codes),
-    }
+    return VehicleCheck(
+        doors_closed=signals.doors_closed,
+        lock=lock,
+        ignition=signals.ignition,
+        engine_running=signals.engine_running,
+        fault_codes=None if fault_codes is None else list(fault_codes),
+    )

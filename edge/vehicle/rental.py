@@ -5,22 +5,27 @@ only for the record.
 """
 
 import math
-from decimal import Decimal
-from typing import Any
 
 from transitions import Machine
 
+from edge.clock import Now
 from edge.vehicle.charges import rental_charges
-from edge.vehicle.events import Now, Tariff
+from edge.vehicle.inputs import Tariff
 from edge.vehicle.readings import Readings, json_number
+from edge.vehicle.records import RentalEnded, RentalStarted, VehicleCheck, VehicleEndCheck
+from edge.vehicle.snapshot import RentalSnapshot, TariffSnapshot
+from edge.vehicle.states import RentalState
+from edge.vehicle.telemetry import RentalView
 
-NONE = "none"
-BOOKED = "booked"
-ACTIVE = "active"
+NONE = RentalState.NONE
+BOOKED = RentalState.BOOKED
+ACTIVE = RentalState.ACTIVE
+
+_VIEWS: dict[RentalState, RentalView] = {NONE: "none", BOOKED: "booked", ACTIVE: "active"}
 
 
 class Rental:
-    state: str
+    state: RentalState
     order_id: str | None
     renter: str | None
     tariff: Tariff | None
@@ -32,7 +37,7 @@ class Rental:
         self._forget()
         self._machine = Machine(
             model=self,
-            states=[NONE, BOOKED, ACTIVE],
+            states=RentalState,
             transitions=[
                 {"trigger": "book", "source": NONE, "dest": BOOKED},
                 {"trigger": "activate", "source": BOOKED, "dest": ACTIVE},
@@ -41,6 +46,11 @@ class Rental:
             initial=NONE,
             auto_transitions=False,
         )
+
+    @property
+    def view(self) -> RentalView:
+        """The rental as telemetry and the replies show it."""
+        return _VIEWS[self.state]
 
     def refusal(self, order_id: str) -> str | None:
         """Why a command for `order_id` may not act on this rental, or None."""
@@ -54,22 +64,25 @@ class Rental:
         self._machine.dispatch("book")
         self.order_id, self.renter, self.tariff = order_id, renter, tariff
 
-    def start_clock(self, now: Now, readings: Readings, check: dict[str, Any]) -> dict[str, Any]:
-        """Booked -> active; returns the `rental_started` record's fields."""
+    def start_clock(self, now: Now, readings: Readings, check: VehicleCheck) -> RentalStarted:
+        """Booked -> active; returns the `rental_started` record."""
+        assert self.order_id is not None
+        assert self.renter is not None
         self._machine.dispatch("activate")
         self.started_mono, self.started_wall, self.at_start = now.mono, now.wall, readings
-        return {
-            "order_id": self.order_id,
-            "renter": self.renter,
-            "fuel_pct": json_number(readings.fuel_pct),
-            "odometer_km": json_number(readings.odometer_km),
-            "check": check,
-        }
+        return RentalStarted(
+            order_id=self.order_id,
+            renter=self.renter,
+            fuel_pct=json_number(readings.fuel_pct),
+            odometer_km=json_number(readings.odometer_km),
+            check=check,
+        )
 
-    def finish(self, now: Now, readings: Readings, check: dict[str, Any]) -> dict[str, Any]:
+    def finish(self, now: Now, readings: Readings, check: VehicleCheck) -> RentalEnded:
         """Ends the rental (a booking never unlocked is cancelled at no charge); returns the
-        `rental_ended` record's fields."""
+        `rental_ended` record."""
         assert self.tariff is not None
+        assert self.order_id is not None
         notes: list[str] = []
         if self.state == ACTIVE:
             assert self.started_mono is not None
@@ -87,23 +100,22 @@ class Rental:
             if start.odometer_km is None or end.odometer_km is None
             else end.odometer_km - start.odometer_km  # both in tenths: exact
         )
-        charges = rental_charges(duration_s, start.fuel_pct, end.fuel_pct, self.tariff)
-        fields = {
-            "order_id": self.order_id,
-            "started_at": self.started_wall,
-            "ended_at": now.wall,
-            "duration_s": duration_s,
-            "fuel_start_pct": json_number(start.fuel_pct),
-            "fuel_end_pct": json_number(end.fuel_pct),
-            "odometer_start_km": json_number(start.odometer_km),
-            "odometer_end_km": json_number(end.odometer_km),
-            "distance_km": json_number(distance),
-            "check": {**check, "notes": notes},
-            "charges": charges.as_fields(),
-        }
+        record = RentalEnded(
+            order_id=self.order_id,
+            started_at=self.started_wall,
+            ended_at=now.wall,
+            duration_s=duration_s,
+            fuel_start_pct=json_number(start.fuel_pct),
+            fuel_end_pct=json_number(end.fuel_pct),
+            odometer_start_km=json_number(start.odometer_km),
+            odometer_end_km=json_number(end.odometer_km),
+            distance_km=json_number(distance),
+            check=VehicleEndCheck(**check.model_dump(), notes=notes),
+            charges=rental_charges(duration_s, start.fuel_pct, end.fuel_pct, self.tariff),
+        )
         self._machine.dispatch("close")
         self._forget()
-        return fields
+        return record
 
     def _forget(self) -> None:
         self.order_id = self.renter = self.started_wall = None
@@ -111,54 +123,41 @@ class Rental:
         self.started_mono = None
         self.at_start = Readings(None, None)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> RentalSnapshot:
         tariff = self.tariff
-        return {
-            "state": self.state,
-            "order_id": self.order_id,
-            "renter": self.renter,
-            "tariff": None
+        return RentalSnapshot(
+            state=self.state,
+            order_id=self.order_id,
+            renter=self.renter,
+            tariff=None
             if tariff is None
-            else {
-                "per_minute_cents": tariff.per_minute_cents,
-                "fuel_price_cents_per_litre": tariff.fuel_price_cents_per_litre,
-                "tank_litres": str(tariff.tank_litres),
-                "currency": tariff.currency,
-            },
-            "started_mono": self.started_mono,
-            "started_wall": self.started_wall,
-            "fuel_start_pct": _text(self.at_start.fuel_pct),
-            "odometer_start_km": _text(self.at_start.odometer_km),
-        }
+            else TariffSnapshot(
+                per_minute_cents=tariff.per_minute_cents,
+                fuel_price_cents_per_litre=tariff.fuel_price_cents_per_litre,
+                tank_litres=tariff.tank_litres,
+                currency=tariff.currency,
+            ),
+            started_mono=self.started_mono,
+            started_wall=self.started_wall,
+            fuel_start_pct=self.at_start.fuel_pct,
+            odometer_start_km=self.at_start.odometer_km,
+        )
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        state = snapshot["state"]
-        if state not in (NONE, BOOKED, ACTIVE):
-            raise ValueError(f"unknown rental state {state!r}")
-        tariff = snapshot["tariff"]
-        self.order_id = snapshot["order_id"]
-        self.renter = snapshot["renter"]
+    def restore(self, snapshot: RentalSnapshot) -> None:
+        tariff = snapshot.tariff
+        self.order_id = snapshot.order_id
+        self.renter = snapshot.renter
         self.tariff = (
             None
             if tariff is None
             else Tariff(
-                per_minute_cents=int(tariff["per_minute_cents"]),
-                fuel_price_cents_per_litre=int(tariff["fuel_price_cents_per_litre"]),
-                tank_litres=Decimal(tariff["tank_litres"]),
-                currency=str(tariff["currency"]),
+                per_minute_cents=tariff.per_minute_cents,
+                fuel_price_cents_per_litre=tariff.fuel_price_cents_per_litre,
+                tank_litres=tariff.tank_litres,
+                currency=tariff.currency,
             )
         )
-        self.started_mono = snapshot["started_mono"]
-        self.started_wall = snapshot["started_wall"]
-        self.at_start = Readings(
-            _decimal(snapshot["fuel_start_pct"]), _decimal(snapshot["odometer_start_km"])
-        )
-        self._machine.set_state(state)
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
+        self.started_mono = snapshot.started_mono
+        self.started_wall = snapshot.started_wall
+        self.at_start = Readings(snapshot.fuel_start_pct, snapshot.odometer_start_km)
+        self._machine.set_state(snapshot.state)

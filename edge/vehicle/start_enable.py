@@ -5,23 +5,47 @@ A withdrawal asked for while the engine runs, or while its state is unknown, wai
 withdrawal frame obeys the same rule.
 """
 
-from typing import Any
+from typing import ClassVar, Literal
 
-from edge.vehicle.actuator import FAULT, UNKNOWN, Actuator, Outcome, Position, transition
-from edge.vehicle.intents import Event, Intent
+from edge.intents import Intent, RaiseEvent
+from edge.vehicle.actuator import (
+    Actuator,
+    Outcome,
+    Position,
+    StateRow,
+    TransitionRow,
+    transition,
+)
+from edge.vehicle.events import (
+    ActuatorFault,
+    ActuatorFaultCleared,
+    StartEnableFault,
+    StartEnableFaultCleared,
+    StartWithdrawPending,
+)
+from edge.vehicle.snapshot import ActuatorSnapshot, StartEnableSnapshot
+from edge.vehicle.states import StartEnableState
 
-ENABLED = Position("enabled", "enabling", "start_enable")
-DISABLED = Position("disabled", "disabling", "start_disable")
-WITHDRAW_PENDING = "withdraw_pending"
+ENABLED = Position(StartEnableState.ENABLED, StartEnableState.ENABLING, "start_enable")
+DISABLED = Position(StartEnableState.DISABLED, StartEnableState.DISABLING, "start_disable")
+WITHDRAW_PENDING = StartEnableState.WITHDRAW_PENDING
 
 
-class StartEnable(Actuator):
+class StartEnable(Actuator[StartEnableState]):
+    fault_event: ClassVar[type[ActuatorFault]] = StartEnableFault
+    cleared_event: ClassVar[type[ActuatorFaultCleared]] = StartEnableFaultCleared
+
     def __init__(
         self, outbox: list[Intent], command_timeout_s: float, command_retries: int
     ) -> None:
         self.engine_running: bool | None = None
         super().__init__(
-            "start_enable", (ENABLED, DISABLED), outbox, command_timeout_s, command_retries
+            "start_enable",
+            StartEnableState,
+            (ENABLED, DISABLED),
+            outbox,
+            command_timeout_s,
+            command_retries,
         )
 
     @property
@@ -35,7 +59,7 @@ class StartEnable(Actuator):
 
     def bus_status(self, start_enabled: bool | None) -> None:
         self.bus_shows(
-            None if start_enabled is None else (ENABLED if start_enabled else DISABLED).name
+            None if start_enabled is None else (ENABLED if start_enabled else DISABLED).state
         )
 
     def engine_seen(self, running: bool | None) -> None:
@@ -49,16 +73,16 @@ class StartEnable(Actuator):
         if self.withdraw_pending:
             self._machine.dispatch("withdrawal_cancelled")
 
-    def snapshot(self) -> dict[str, Any]:
-        return {**super().snapshot(), "withdraw_pending": self.withdraw_pending}
+    def snapshot(self) -> StartEnableSnapshot:
+        return StartEnableSnapshot(timer_seq=self.timer_seq, withdraw_pending=self.withdraw_pending)
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
+    def restore(self, snapshot: ActuatorSnapshot) -> None:
         super().restore(snapshot)
-        if snapshot["withdraw_pending"] is True:
+        if isinstance(snapshot, StartEnableSnapshot) and snapshot.withdraw_pending:
             self.target = DISABLED
             self._machine.set_state(WITHDRAW_PENDING)
 
-    def _trigger_to(self, position: Position) -> str:
+    def _trigger_to(self, position: Position[StartEnableState]) -> str:
         # A withdrawal may end DEFERRED: it waits in withdraw_pending for the engine to stop.
         return "withdraw" if position == DISABLED else super()._trigger_to(position)
 
@@ -68,14 +92,18 @@ class StartEnable(Actuator):
     def _engine_may_run(self) -> bool:
         return not self._engine_stopped()
 
-    def _idle_states(self) -> list[str]:
+    def _idle_states(self) -> list[StartEnableState]:
         return [*super()._idle_states(), WITHDRAW_PENDING]
 
-    def _states(self) -> list[dict[str, Any]]:
-        return [*super()._states(), {"name": WITHDRAW_PENDING, "on_enter": self._announce_pending}]
+    def _states(self) -> list[StateRow]:
+        return [
+            *super()._states(),
+            StateRow(name=WITHDRAW_PENDING, on_enter=self._announce_pending),
+        ]
 
-    def _transitions(self) -> list[dict[str, Any]]:
-        pending, disabling, disabled = WITHDRAW_PENDING, DISABLED.moving, DISABLED.name
+    def _transitions(self) -> list[TransitionRow]:
+        pending, disabling, disabled = WITHDRAW_PENDING, DISABLED.moving, DISABLED.state
+        unknown, fault, enabled = StartEnableState.UNKNOWN, StartEnableState.FAULT, ENABLED.state
         idle = [state for state in self._idle_states() if state != pending]
         return [
             # Ahead of the generic retry: a retry never sends the withdrawal to a running engine.
@@ -98,12 +126,10 @@ class StartEnable(Actuator):
             transition("withdraw", idle, pending, after=self._defer),
             transition("withdraw", pending, None, after=self._defer),
             transition("engine_stopped", pending, disabling),
-            transition("withdrawal_cancelled", pending, FAULT, conditions=self._is_faulted),
-            transition(
-                "withdrawal_cancelled", pending, ENABLED.name, conditions=self._shows(ENABLED)
-            ),
+            transition("withdrawal_cancelled", pending, fault, conditions=self._is_faulted),
+            transition("withdrawal_cancelled", pending, enabled, conditions=self._shows(ENABLED)),
             transition("withdrawal_cancelled", pending, disabled, conditions=self._shows(DISABLED)),
-            transition("withdrawal_cancelled", pending, UNKNOWN),
+            transition("withdrawal_cancelled", pending, unknown),
             transition("show_disabled", pending, disabled, after=self._reached),
             transition("show_enabled", pending, None),
             transition("show_nothing", pending, None),
@@ -116,5 +142,7 @@ class StartEnable(Actuator):
         self.outcome = Outcome.DEFERRED
 
     def _announce_pending(self) -> None:
-        engine = "unknown" if self.engine_running is None else "running"
-        self._outbox.append(Event("start_withdraw_pending", {"engine": engine}))
+        engine: Literal["running", "unknown"] = (
+            "unknown" if self.engine_running is None else "running"
+        )
+        self._outbox.append(RaiseEvent(StartWithdrawPending(engine=engine)))

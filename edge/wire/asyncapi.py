@@ -16,18 +16,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 from pydantic.json_schema import models_json_schema
 
 from edge.commands import COMMANDS, CommandReply
 from edge.mqtt.link import STATUS_OFFLINE
 from edge.mqtt.topics import Topics
 from edge.version import agent_version
-from edge.wire.messages import COMMAND_MODELS, Event, StatusOffline, StatusOnline
-from edge.wire.records import RECORD_MODELS
-from edge.wire.telemetry import TELEMETRY_MODELS
+from edge.wire.messages import COMMAND_MODELS, EVENT_MODELS, RECORD_MODELS, TELEMETRY_MODELS
+from edge.wire.status import StatusOffline, StatusOnline
 
 ASYNCAPI_VERSION: Final = "3.0.0"
 MQTT_BINDING_VERSION: Final = "0.2.0"
@@ -53,32 +52,6 @@ class ChannelSpec:
     retain: bool
     description: str
     messages: tuple[MessageSpec, ...]
-
-
-# The effect of each command type (contract section 3).
-COMMAND_EFFECTS: Final = {
-    "start_rental": "Only when the car has no booked or active rental and is in service (not in "
-    "maintenance, no open violation). Books the car for the order.",
-    "unlock": "Order must match the active rental. Opens the central lock and enables one-key "
-    "start. The first unlock starts the rental clock and writes a rental_started record.",
-    "lock": "Locks the doors mid-rental and withdraws start enable (deferred while the engine "
-    "runs).",
-    "end_rental": "Refused while the engine runs or a door is open. Locks, withdraws start "
-    "enable, reads fuel and odometer, writes a rental_ended record; the reply's result is that "
-    "record.",
-    "set_service": "Maintenance or violation hold: no new rental while out of service.",
-    "reserve": "Holds count slots: for rent the fullest charged banks at or above "
-    "cabinet.min_charge_pct, for return empty slots; the reply's result names the slots. "
-    "Released with a reservation_expired event at the end of ttl_s.",
-    "rent": "Needs exactly one of reservation_id or count. Ejects the reserved (or best) banks: "
-    "a bank_out record per bank when the board reports it taken; a bank not taken within "
-    "cabinet.take_timeout_s is locked back in, with an event.",
-    "cancel": "Releases a reservation.",
-    "set_slot": "Takes a slot out of service, or back.",
-    "lower": "Lowers the ground lock for the order; writes parking_started.",
-    "raise": "Raises it once the space is clear; writes parking_ended. Refused while a car "
-    "stands over it.",
-}
 
 
 def _doc(model: type[BaseModel]) -> str:
@@ -120,7 +93,10 @@ CHANNELS: Final = (
         False,
         "State changes and faults worth a human's eye: {ts, type, ...} with fields of each "
         "type's own. Queued in memory (bounded) while the box is offline.",
-        (MessageSpec("event", Event, "Something happened."),),
+        tuple(
+            MessageSpec(event_type, model, _doc(model))
+            for event_type, model in EVENT_MODELS.items()
+        ),
     ),
     ChannelSpec(
         "records",
@@ -163,7 +139,7 @@ CHANNELS: Final = (
                 command_type,
                 model,
                 f"The {command_type} command, for a {COMMANDS[command_type].kind} box.",
-                COMMAND_EFFECTS[command_type],
+                COMMANDS[command_type].effect,
             )
             for command_type, model in COMMAND_MODELS.items()
         ),
@@ -171,18 +147,18 @@ CHANNELS: Final = (
 )
 
 
-def _servers() -> dict[str, Any]:
-    will = {
+def _servers() -> dict[str, JsonValue]:
+    will: dict[str, JsonValue] = {
         "topic": TOPICS.status,
         "qos": 1,
         "message": STATUS_OFFLINE.decode(),
         "retain": True,
     }
-    bindings = {
+    bindings: dict[str, JsonValue] = {
         "mqtt": {"cleanSession": False, "lastWill": will, "bindingVersion": MQTT_BINDING_VERSION}
     }
 
-    def server(protocol: str, port: str, description: str) -> dict[str, Any]:
+    def server(protocol: str, port: str, description: str) -> dict[str, JsonValue]:
         return {
             "host": "{host}:{port}",
             "protocol": protocol,
@@ -206,18 +182,18 @@ def _servers() -> dict[str, Any]:
     }
 
 
-def build_document() -> dict[str, Any]:
+def build_document() -> dict[str, JsonValue]:
     """The AsyncAPI document as a JSON-ready dict."""
     models = {message.model for channel in CHANNELS for message in channel.messages}
     refs, definitions = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template=SCHEMAS_REF,
     )
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
+    channels: dict[str, JsonValue] = {}
+    operations: dict[str, JsonValue] = {}
+    messages: dict[str, JsonValue] = {}
     for channel in CHANNELS:
-        in_channel: dict[str, Any] = {}
+        in_channel: dict[str, JsonValue] = {}
         for message in channel.messages:
             component = f"{channel.suffix}.{message.name}"
             messages[component] = {
@@ -235,7 +211,7 @@ def build_document() -> dict[str, Any]:
             "parameters": {"device_id": {"$ref": "#/components/parameters/device_id"}},
             "messages": in_channel,
         }
-        operation: dict[str, Any] = {
+        operation: dict[str, JsonValue] = {
             "action": channel.action,
             "channel": {"$ref": f"#/channels/{channel.suffix}"},
             "messages": [
@@ -287,7 +263,7 @@ def build_document() -> dict[str, Any]:
     }
 
 
-def render(document: dict[str, Any]) -> str:
+def render(document: dict[str, JsonValue]) -> str:
     """The document as committed: indented by 2, keys sorted, a trailing newline."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

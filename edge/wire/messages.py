@@ -1,50 +1,76 @@
-"""The payload of every topic (contract section 2), and the check that a payload is one.
+"""The payload of every topic (contract section 2), gathered from the kinds of box, and the
+check that a payload is one.
 
-`status` and `events` have their models here; `telemetry` and `records` in their own modules;
-`replies` is edge.commands.CommandReply; `commands` are the envelope of edge.commands with each
-command type's args (COMMAND_MODELS, for the document: the box checks commands itself).
+Each kind defines its own records, events, reply results and telemetry (edge/<kind>/); this
+module only gathers them: the published model of each record and event type, the envelope of
+each command type (COMMAND_MODELS, for the document: the box checks commands itself).
+`replies` is edge.commands.CommandReply, `status` edge.wire.status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import operator
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, Field, TypeAdapter, create_model
 
+from edge.cabinet import events as cabinet_events
+from edge.cabinet import records as cabinet_records
+from edge.cabinet import results as cabinet_results
+from edge.cabinet.telemetry import CabinetTelemetry
 from edge.commands import COMMANDS, CommandReply, Envelope
-from edge.config import BoxKind
+from edge.identity import BoxKind
 from edge.mqtt.topics import json_payload
-from edge.wire.fields import Timestamp, WireModel
-from edge.wire.records import AnyRecord
-from edge.wire.telemetry import TELEMETRY_MODELS
+from edge.parking import events as parking_events
+from edge.parking import records as parking_records
+from edge.parking import results as parking_results
+from edge.parking.telemetry import ParkingTelemetry
+from edge.vehicle import events as vehicle_events
+from edge.vehicle import records as vehicle_records
+from edge.vehicle import results as vehicle_results
+from edge.vehicle.telemetry import VehicleTelemetry
+from edge.wire.events import event_model
+from edge.wire.fields import EventBody, JsonObject, RecordBody, ReplyResult
+from edge.wire.records import record_model
+from edge.wire.status import StatusOffline, StatusOnline
+from edge.wire.telemetry import Telemetry
 
+RECORD_BODIES: Final[tuple[type[RecordBody], ...]] = (
+    *vehicle_records.RECORDS,
+    *cabinet_records.RECORDS,
+    *parking_records.RECORDS,
+)
+EVENT_BODIES: Final[tuple[type[EventBody], ...]] = (
+    *vehicle_events.EVENTS,
+    *cabinet_events.EVENTS,
+    *parking_events.EVENTS,
+)
+RESULT_MODELS: Final[tuple[type[ReplyResult], ...]] = (
+    *vehicle_results.RESULTS,
+    *cabinet_results.RESULTS,
+    *parking_results.RESULTS,
+)
 
-class StatusOnline(WireModel):
-    """Published retained on every connection."""
+RECORD_MODELS: Final[Mapping[str, type[BaseModel]]] = {
+    body.record_type: record_model(body) for body in RECORD_BODIES
+}
+"""Each record type's published model, by its `type`."""
 
-    online: Literal[True] = Field(description="The box is connected.")
-    kind: BoxKind = Field(description="The kind of box: vehicle, cabinet or parking.")
-    version: str = Field(description="The agent's version.")
-    ts: Timestamp = Field(description="When the connection was made (RFC 3339 UTC, ms).")
+EVENT_MODELS: Final[Mapping[str, type[BaseModel]]] = {
+    body.event_type: event_model(body) for body in EVENT_BODIES
+}
+"""Each event type's published model, by its `type`."""
 
+FAULT_EVENT_TYPES: Final = frozenset(body.event_type for body in EVENT_BODIES if body.fault)
+"""The event types logged as `box.fault` (some only while their fields say so)."""
 
-class StatusOffline(WireModel):
-    """The Last Will, and what a clean stop leaves: published retained."""
-
-    online: Literal[False] = Field(description="The box is not connected.")
-
-
-class Event(WireModel):
-    """A state change or fault worth a human's eye; each `type` carries fields of its own."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-
-    ts: Timestamp = Field(description="When it happened (RFC 3339 UTC, ms).")
-    type: str = Field(
-        description="What happened, e.g. reservation_expired, eject_not_taken, "
-        "forced_removal, lock_fault, ground_lock_fault."
-    )
+TELEMETRY_MODELS: Final[Mapping[BoxKind, type[Telemetry]]] = {
+    "vehicle": VehicleTelemetry,
+    "cabinet": CabinetTelemetry,
+    "parking": ParkingTelemetry,
+}
 
 
 def _command_model(command_type: str) -> type[Envelope]:
@@ -60,7 +86,7 @@ def _command_model(command_type: str) -> type[Envelope]:
     )
 
 
-COMMAND_MODELS: Final[dict[str, type[Envelope]]] = {
+COMMAND_MODELS: Final[Mapping[str, type[Envelope]]] = {
     command_type: _command_model(command_type) for command_type in COMMANDS
 }
 """The envelope of each command type, its `type` fixed and its `args` that type's model."""
@@ -69,16 +95,24 @@ Status = Annotated[StatusOnline | StatusOffline, Field(discriminator="online")]
 
 OUTGOING_SUFFIXES: Final = ("status", "telemetry", "events", "records", "replies")
 
+
+def _by_type(models: Mapping[str, type[BaseModel]]) -> Callable[[bytes], BaseModel]:
+    """Validates a payload as the model its `type` names (an unknown type fails)."""
+    members: Any = functools.reduce(operator.or_, models.values())
+    adapter = TypeAdapter[BaseModel](Annotated[members, Field(discriminator="type")])
+    return adapter.validate_json
+
+
 _VALIDATORS: Final[dict[str, Callable[[bytes], BaseModel]]] = {
     "status": TypeAdapter[StatusOnline | StatusOffline](Status).validate_json,
-    "events": Event.model_validate_json,
-    "records": TypeAdapter[BaseModel](AnyRecord).validate_json,
+    "events": _by_type(EVENT_MODELS),
+    "records": _by_type(RECORD_MODELS),
     "replies": CommandReply.model_validate_json,
 }
 
 
 def validate_outgoing(
-    suffix: str, payload: bytes | dict[str, Any], *, kind: BoxKind | None = None
+    suffix: str, payload: bytes | JsonObject, *, kind: BoxKind | None = None
 ) -> BaseModel:
     """The model of a payload the box publishes on topic `suffix` (status, telemetry, events,
     records or replies); `kind` (vehicle, cabinet, parking) is needed for telemetry.

@@ -1,4 +1,5 @@
-"""A bench for the vehicle controller: a clock, the bus snapshot, and helpers over intents."""
+"""Drives the vehicle controller as its adapter would: a clock, the bus snapshot, and helpers
+over intents."""
 
 from __future__ import annotations
 
@@ -7,20 +8,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from pydantic import JsonValue
+
+from edge.clock import Now
+from edge.intents import Intent, RaiseEvent, Reply, StartTimer, TimerFired
 from edge.vehicle.controller import VehicleController
-from edge.vehicle.events import (
+from edge.vehicle.inputs import (
     EndRental,
     Lock,
-    Now,
     Signals,
     SignalsUpdated,
     StartRental,
     Tariff,
-    TimerFired,
     Unlock,
-    VehicleEvent,
+    VehicleInput,
 )
-from edge.vehicle.intents import Intent, Reply, SendCan, StartTimer
+from edge.vehicle.intents import SendCan
+from edge.wire.fields import EventBody
 
 TIMEOUT_S = 2.0
 RETRIES = 2
@@ -51,6 +55,16 @@ def of_type(intents: list[Intent], kind: type[T]) -> list[T]:
     return [intent for intent in intents if isinstance(intent, kind)]
 
 
+def result_of(reply: Reply) -> JsonValue:
+    """A reply's result as its JSON."""
+    return None if reply.result is None else reply.result.model_dump(mode="json")
+
+
+def events(intents: list[Intent]) -> list[EventBody]:
+    """The events raised in `intents`, in order."""
+    return [intent.event for intent in of_type(intents, RaiseEvent)]
+
+
 class Box:
     """The controller as the adapter drives it; `signals` is what the bus shows now."""
 
@@ -65,7 +79,7 @@ class Box:
     def now(self) -> Now:
         return Now(self.mono, wall(self.mono), True)
 
-    def send(self, event: VehicleEvent) -> list[Intent]:
+    def send(self, event: VehicleInput) -> list[Intent]:
         return self.controller.handle(event, self.now)
 
     def bus(self, **changes: Any) -> list[Intent]:

@@ -1,15 +1,18 @@
-"""A bench for the cabinet controller: a clock, slot readings, and helpers over intents."""
+"""Drives the cabinet controller as its adapter would: a clock, slot readings, and helpers over
+intents."""
 
 from __future__ import annotations
 
 import json
 from typing import TypeVar
 
-from vehicle_harness import wall
+from vehicle_driver import wall
 
 from edge.cabinet.controller import CabinetController
-from edge.cabinet.events import CabinetEvent, InventoryRead, Now, SlotReading
-from edge.cabinet.intents import Intent, Reply
+from edge.cabinet.inputs import CabinetInput, InventoryRead, SlotReading
+from edge.cabinet.telemetry import SlotView
+from edge.clock import Now
+from edge.intents import Intent, Reply
 from firmware_protocol.slotboard import LockState, SlotFault
 
 SLOTS = 6
@@ -20,6 +23,18 @@ UNLOCKED = LockState.UNLOCKED
 HEALTHY = SlotFault(0)
 
 T = TypeVar("T")
+
+__all__ = [
+    "LOCKED",
+    "MIN_CHARGE",
+    "SLOTS",
+    "TAKE_TIMEOUT_S",
+    "UNLOCKED",
+    "Cabinet",
+    "of_type",
+    "reading",
+    "wall",
+]
 
 
 def of_type(intents: list[Intent], kind: type[T]) -> list[T]:
@@ -59,7 +74,7 @@ class Cabinet:
             tuple(reading(n, *stock[n]) if n in stock else reading(n) for n in range(1, SLOTS + 1))
         )
 
-    def send(self, event: CabinetEvent) -> list[Intent]:
+    def send(self, event: CabinetInput) -> list[Intent]:
         return self.controller.handle(event, self.now)
 
     def wait(self, seconds: float) -> None:
@@ -70,14 +85,14 @@ class Cabinet:
         return f"cmd-{self.counter}"
 
     def state(self, slot: int) -> str:
-        return str(self.controller.view()["slots"][slot - 1]["state"])
+        return str(self.controller.view().slots[slot - 1].state)
 
-    def states(self) -> list[str]:
-        return [str(entry["state"]) for entry in self.controller.view()["slots"]]
+    def states(self) -> list[SlotView]:
+        return [entry.state for entry in self.controller.view().slots]
 
     def restart(self) -> list[Intent]:
         """The agent crashed and came back: restored from its JSON snapshot, then resumed."""
-        snapshot = json.loads(json.dumps(self.controller.snapshot()))
+        snapshot = json.loads(self.controller.snapshot().model_dump_json())
         self.controller = CabinetController.restore(snapshot, SLOTS, MIN_CHARGE, TAKE_TIMEOUT_S)
         return self.controller.resume(self.now)
 

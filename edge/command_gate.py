@@ -10,7 +10,10 @@ from edge.commands import CommandRejected, CommandReply, CommandVerifier
 from edge.store import Store, Transaction
 
 
-class CommandInbox:
+class CommandGate:
+    """Checks each command in the contract's order; replies to a refused one durably and hands a
+    valid one to the box, with the replay entry to commit alongside its first effects."""
+
     def __init__(
         self,
         verifier: CommandVerifier,

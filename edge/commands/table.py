@@ -1,0 +1,18 @@
+"""The table of command types: which box kind serves each and its args model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from edge.cabinet.commands import CABINET_COMMANDS
+from edge.commands.args import CommandSpec
+from edge.identity import BOX_KINDS, BoxKind
+from edge.parking.commands import PARKING_COMMANDS
+from edge.vehicle.commands import VEHICLE_COMMANDS
+
+COMMANDS: Mapping[str, CommandSpec] = {**VEHICLE_COMMANDS, **CABINET_COMMANDS, **PARKING_COMMANDS}
+
+COMMAND_TYPES: Mapping[BoxKind, frozenset[str]] = {
+    kind: frozenset(name for name, spec in COMMANDS.items() if spec.kind == kind)
+    for kind in BOX_KINDS
+}

@@ -9,7 +9,7 @@ latency end to end (not a test).
    answer. The wire time is each board's request and response frames at 10 bits a byte, summed;
    the floor adds, per exchange, the board's minimum turnaround and the box's inter-frame gap
    (firmware_protocol/slotboard/timing.py). The simulator paces its pty to the baud rate in
-   both directions (sim/serial_port.py), so the wire time is in the measurement; the rest is
+   both directions (sim/serial/pacing.py), so the wire time is in the measurement; the rest is
    the two processes' work, the pacer's 1 ms tick and the link's inter-frame gap.
 2. Rent -> eject: a whole box (testbed/rig.py: mosquitto, `edge-sim cabinet`, the agent as a
    process, the signing cloud). Each sample is one signed `rent` (count 1); the figure is the
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import statistics
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from firmware_protocol.slotboard import (  # noqa: E402
     build_response,
     timing,
 )
-from testbed.processes import Event, SimProcess  # noqa: E402
+from testbed.processes import JsonLine, SimProcess  # noqa: E402
 from testbed.rig import BoxRig  # noqa: E402
 
 BOARDS = (1, 2, 3)
@@ -129,25 +128,19 @@ def inventory_figures(rounds: int) -> float:
 # --- 2. rent -> eject ------------------------------------------------------------------
 
 
-def parse_ts(line: Event) -> datetime:
+def parse_ts(line: JsonLine) -> datetime:
     return datetime.fromisoformat(str(line["ts"]).replace("Z", "+00:00"))
 
 
-def agent_lines(rig: BoxRig, event: str) -> list[Event]:
+def agent_lines(rig: BoxRig, event: str) -> list[JsonLine]:
     assert rig.agent is not None
-    lines = []
-    for raw in list(rig.agent.raw):
-        with contextlib.suppress(json.JSONDecodeError):
-            line = json.loads(raw)
-            if isinstance(line, dict) and line.get("event") == event:
-                lines.append(line)
-    return lines
+    return rig.agent.logged(event)
 
 
 def rent_figures(rents: int, workdir: Path) -> tuple[list[float], list[float]]:
     sim_seen: dict[int, float] = {}  # slot -> when its latest eject line was read
 
-    def stamp_eject(line: Event) -> None:
+    def stamp_eject(line: JsonLine) -> None:
         if line.get("event") == "eject":
             sim_seen[int(line["slot"])] = time.perf_counter()
 

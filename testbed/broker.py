@@ -8,7 +8,6 @@ the retained messages. `CloudClient` stands where the fleet backend would: it su
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pwd
@@ -25,6 +24,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from testbed.waiting import wait_until, wait_until_async
 
 START_TIMEOUT_S = 10.0
 
@@ -101,18 +102,28 @@ class Mosquitto:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited {self.proc.returncode}: {stderr}{self.log()}")
+        proc = self.proc
+
+        def listening() -> bool:
+            if proc.poll() is not None:
+                stderr = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited {proc.returncode}: {stderr}{self.log()}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
             except OSError:
-                time.sleep(0.02)
-        self.kill()
-        raise TimeoutError(f"mosquitto did not listen on {self.port}: {self.log()}")
+                return False
+            return True
+
+        try:
+            wait_until(
+                listening,
+                START_TIMEOUT_S,
+                lambda: f"mosquitto listening on {self.port}: {self.log()}",
+                poll_s=0.02,
+            )
+        except TimeoutError:
+            self.kill()
+            raise
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM: mosquitto writes its persistence file and exits."""
@@ -268,26 +279,23 @@ class CloudClient:
         self, match: Callable[[Received], bool], within_s: float = 10.0
     ) -> Received:
         """`wait_for` for a test running on an asyncio loop: polls, never blocks the loop."""
-        deadline = time.monotonic() + within_s
-        while True:
-            found = self.select(match)
-            if found:
-                return found[0]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no matching message; got {self.messages[-5:]}")
-            await asyncio.sleep(0.01)
+        found = await wait_until_async(
+            lambda: self.select(match),
+            within_s,
+            lambda: f"a matching message; got {self.messages[-5:]}",
+        )
+        return found[0]
 
     async def wait_until_async(
         self, condition: Callable[[list[Received]], bool], within_s: float = 10.0
     ) -> None:
-        deadline = time.monotonic() + within_s
-        while True:
+        def met() -> bool:
             with self._cond:
-                if condition(self.messages):
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met; last messages {self.messages[-5:]}")
-            await asyncio.sleep(0.01)
+                return condition(self.messages)
+
+        await wait_until_async(
+            met, within_s, lambda: f"the condition; last messages {self.messages[-5:]}"
+        )
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publishes and waits for the broker's acknowledgement."""

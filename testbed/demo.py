@@ -13,8 +13,12 @@ from typing import Any
 
 from testbed.rig import BoxRig
 
-TARIFF = {"per_minute_cents": 25, "fuel_price_cents_per_litre": 189, "tank_litres": 50,
-          "currency": "EUR"}
+TARIFF = {
+    "per_minute_cents": 25,
+    "fuel_price_cents_per_litre": 189,
+    "tank_litres": 50,
+    "currency": "EUR",
+}
 ORDER = "order-2026-0042"
 _started = time.monotonic()
 
@@ -36,18 +40,24 @@ def vehicle_rental(workdir: Path) -> None:
         rig.start_agent()
         say(f"agent ready: car-0001 on {rig.sim.connect['channel']}, broker {rig.broker.url}")
         first = rig.telemetry(lambda t: t["fuel_pct"] is not None and t["odometer_km"] is not None)
-        say(f"    telemetry: lock {first['lock']}, fuel {first['fuel_pct']} %, "
-            f"odometer {first['odometer_km']} km")
+        say(
+            f"    telemetry: lock {first['lock']}, fuel {first['fuel_pct']} %, "
+            f"odometer {first['odometer_km']} km"
+        )
 
         say(f"cloud -> start_rental {ORDER}, tariff {json.dumps(TARIFF)}")
-        expect_ok(rig.command("start_rental", order_id=ORDER, renter="renter-7", tariff=TARIFF),
-                  "start_rental")
+        expect_ok(
+            rig.command("start_rental", order_id=ORDER, renter="renter-7", tariff=TARIFF),
+            "start_rental",
+        )
 
         say("cloud -> unlock (the renter opens the car: the rental clock starts)")
         expect_ok(rig.command("unlock", order_id=ORDER), "unlock")
         started = rig.wait_record("rental_started", order_id=ORDER)
-        say(f"    record rental_started seq {started['seq']}: fuel {started['fuel_pct']} %, "
-            f"odometer {started['odometer_km']} km, check {json.dumps(started['check'])}")
+        say(
+            f"    record rental_started seq {started['seq']}: fuel {started['fuel_pct']} %, "
+            f"odometer {started['odometer_km']} km, check {json.dumps(started['check'])}"
+        )
 
         say("car: engine on, drive 12 km using 9.6 % of the tank")
         rig.sim.send(op="engine", running=True)
@@ -70,38 +80,56 @@ def vehicle_rental(workdir: Path) -> None:
         say("final rental_ended record:")
         print(json.dumps(reply["result"], indent=2), flush=True)
         charges = reply["result"]["charges"]
-        say(f"charges: time {charges['time_cents']} + fuel {charges['fuel_cents']} = "
-            f"{charges['total_cents']} {charges['currency']} cents")
+        say(
+            f"charges: time {charges['time_cents']} + fuel {charges['fuel_cents']} = "
+            f"{charges['total_cents']} {charges['currency']} cents"
+        )
         say("stopping everything")
 
 
 def cabinet_rental(workdir: Path) -> None:
     order, reservation = "order-2026-0043", "res-2026-0043"
-    say("starting a private mosquitto, the cabinet simulator (3 slot boards of 16 slots on one "
-        "serial line, a pty) and the agent")
-    with BoxRig(workdir / "cabinet", "cabinet", device_id="cab-0042",
-                box_settings={"cabinet": {"boards": [1, 2, 3]}}) as rig:
+    say(
+        "starting a private mosquitto, the cabinet simulator (3 slot boards of 16 slots on one "
+        "serial line, a pty) and the agent"
+    )
+    with BoxRig(
+        workdir / "cabinet",
+        "cabinet",
+        device_id="cab-0042",
+        box_settings={"cabinet": {"boards": [1, 2, 3]}},
+    ) as rig:
         rig.start_agent()
         say(f"agent ready: cab-0042 on {rig.sim.connect['port']}, broker {rig.broker.url}")
         first = rig.telemetry(lambda t: all(s["state"] != "unknown" for s in t["slots"]))
         stock = [s for s in first["slots"] if s["bank_id"] is not None]
-        say(f"    telemetry: {len(first['slots'])} slots, {len(stock)} banks, "
-            f"{sum(s['state'] == 'empty' for s in first['slots'])} empty")
+        say(
+            f"    telemetry: {len(first['slots'])} slots, {len(stock)} banks, "
+            f"{sum(s['state'] == 'empty' for s in first['slots'])} empty"
+        )
 
         say(f"cloud -> reserve 2 banks for rent ({reservation}, ttl 120 s)")
-        held = expect_ok(rig.command("reserve", reservation_id=reservation,
-                                     purpose="rent", count=2, ttl_s=120), "reserve")
+        held = expect_ok(
+            rig.command("reserve", reservation_id=reservation, purpose="rent", count=2, ttl_s=120),
+            "reserve",
+        )
         slots = held["result"]["slots"]
         by_slot = {s["slot"]: s for s in first["slots"]}
-        say("    reserved slots " + ", ".join(
-            f"{n} ({by_slot[n]['bank_id']} at {by_slot[n]['charge_pct']} %)" for n in slots))
+        say(
+            "    reserved slots "
+            + ", ".join(
+                f"{n} ({by_slot[n]['bank_id']} at {by_slot[n]['charge_pct']} %)" for n in slots
+            )
+        )
 
         say(f"cloud -> rent {order} by reservation {reservation}")
         expect_ok(rig.command("rent", order_id=order, reservation_id=reservation), "rent")
         for slot in slots:
             eject = rig.sim.wait_event("eject", slot=slot)
-            say(f"    cabinet: slot {slot} (board {eject['board']} slot {eject['board_slot']}) "
-                f"ejected bank {eject['bank_id']}")
+            say(
+                f"    cabinet: slot {slot} (board {eject['board']} slot {eject['board_slot']}) "
+                f"ejected bank {eject['bank_id']}"
+            )
 
         say("renter: takes both banks")
         for slot in slots:
@@ -115,8 +143,12 @@ def cabinet_rental(workdir: Path) -> None:
         returned = outs[0]
         into = next(s["slot"] for s in first["slots"] if s["state"] == "empty")
         say(f"renter: returns {returned['bank_id']} into slot {into} (another, empty slot)")
-        rig.sim.send(op="insert", slot=into, bank_id=returned["bank_id"],
-                     charge_pct=max(0, returned["charge_pct"] - 35))
+        rig.sim.send(
+            op="insert",
+            slot=into,
+            bank_id=returned["bank_id"],
+            charge_pct=max(0, returned["charge_pct"] - 35),
+        )
         back = rig.wait_record("bank_in", slot=into)
         say(f"    record bank_in seq {back['seq']}:")
         print(json.dumps(back, indent=2), flush=True)

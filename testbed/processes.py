@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from testbed.waiting import wait_until
+
 REPO = Path(__file__).resolve().parent.parent
-Event = dict[str, Any]
+JsonLine = dict[str, Any]  # one line a process printed, parsed
 
 
 class JsonLinesProcess:
@@ -29,7 +31,7 @@ class JsonLinesProcess:
         *,
         env: dict[str, str] | None = None,
         stdin: bool = False,
-        echo: Callable[[Event], None] | None = None,
+        echo: Callable[[JsonLine], None] | None = None,
     ) -> None:
         self.argv = argv
         self.proc = subprocess.Popen(
@@ -43,9 +45,9 @@ class JsonLinesProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             start_new_session=True,
         )
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._events: queue.Queue[JsonLine] = queue.Queue()
         self.raw: list[str] = []
-        self.seen: list[Event] = []
+        self.seen: list[JsonLine] = []
         self.stderr: list[str] = []
         self._echo = echo
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -72,7 +74,7 @@ class JsonLinesProcess:
         for line in stream:
             self.stderr.append(line)
 
-    def wait_for(self, match: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+    def wait_for(self, match: Callable[[JsonLine], bool], timeout: float = 10.0) -> JsonLine:
         """The next line (from now on) that matches; every line read is kept in `seen`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -97,17 +99,34 @@ class JsonLinesProcess:
             if match(event):
                 return event
 
-    def logged(self, event: str | None = None) -> list[Event]:
-        """Every JSON line printed so far (only those named `event`), waited for or not."""
+    def logged(self, event: str | None = None, since: int = 0, **fields: Any) -> list[JsonLine]:
+        """Every JSON line printed so far from `raw` index `since` on (only those named
+        `event`, with `fields`), waited for or not."""
         lines = []
-        for raw in list(self.raw):
+        for raw in self.raw[since:]:
             with contextlib.suppress(json.JSONDecodeError):
                 line = json.loads(raw)
-                if isinstance(line, dict) and (event is None or line.get("event") == event):
+                if (
+                    isinstance(line, dict)
+                    and (event is None or line.get("event") == event)
+                    and all(line.get(k) == v for k, v in fields.items())
+                ):
                     lines.append(line)
         return lines
 
-    def wait_event(self, event: str, /, timeout: float = 10.0, **fields: Any) -> Event:
+    def wait_logged(
+        self, event: str, /, since: int = 0, timeout: float = 10.0, **fields: Any
+    ) -> JsonLine:
+        """The first line from `raw` index `since` on that is `event` with `fields`, waiting
+        for it to be printed; unlike `wait_for`, it also finds lines already read."""
+        found = wait_until(
+            lambda: self.logged(event, since, **fields),
+            timeout,
+            lambda: f"{self.argv[2:4]}: no line {event} {fields}; last lines: {self.raw[-8:]}",
+        )
+        return found[0]
+
+    def wait_event(self, event: str, /, timeout: float = 10.0, **fields: Any) -> JsonLine:
         return self.wait_for(
             lambda e: e.get("event") == event and all(e.get(k) == v for k, v in fields.items()),
             timeout,
@@ -143,7 +162,7 @@ class SimProcess(JsonLinesProcess):
         kind: str,
         *args: str,
         env: dict[str, str] | None = None,
-        echo: Callable[[Event], None] | None = None,
+        echo: Callable[[JsonLine], None] | None = None,
     ) -> None:
         super().__init__(
             [sys.executable, "-m", "sim.cli", kind, *args], env=env, stdin=True, echo=echo
@@ -163,7 +182,7 @@ class SimProcess(JsonLinesProcess):
         self.proc.stdin.write(line)
         self.proc.stdin.flush()
 
-    def state(self) -> Event:
+    def state(self) -> JsonLine:
         self.send(op="state")
         return self.wait_event("state")
 
@@ -202,7 +221,7 @@ class AgentProcess(JsonLinesProcess):
         *,
         wait_ready: bool = True,
         timeout: float = 30.0,
-        echo: Callable[[Event], None] | None = None,
+        echo: Callable[[JsonLine], None] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(

@@ -2,6 +2,10 @@
 
 The demo walks a rental on it; the end-to-end tests drive every path through it. Everything
 is a real process talking over loopback and a pty, exactly as on a box in the field.
+
+This is the one place for what the rigs of the three kinds share: `BoxRig` (commands,
+`refused`, what the cloud got, the simulator's and the agent's JSON lines), the invariants
+`assert_records_sound` and `assert_agent_serving`, and `wait_until` (testbed/waiting.py).
 """
 
 from __future__ import annotations
@@ -14,23 +18,35 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from edge.wire import validate_outgoing
+from edge.identity import BoxKind
+from edge.wire.messages import validate_outgoing
 from sim.backend import Backend
 from testbed.broker import CloudClient, Mosquitto, Received
-from testbed.processes import AgentProcess, Event, SimProcess, write_toml
+from testbed.processes import AgentProcess, JsonLine, SimProcess, write_toml
+from testbed.waiting import wait_until, wait_until_async
+
+__all__ = [
+    "BoxRig",
+    "assert_agent_serving",
+    "assert_each_rejected",
+    "assert_records_sound",
+    "closed_after",
+    "wait_until",
+    "wait_until_async",
+]
 
 
 class BoxRig:
     def __init__(
         self,
         workdir: Path,
-        kind: str,
+        kind: BoxKind,
         *,
         device_id: str = "box-0001",
         sim_args: tuple[str, ...] = (),
         box_settings: dict[str, dict[str, Any]] | None = None,
-        echo_agent: Callable[[Event], None] | None = None,
-        echo_sim: Callable[[Event], None] | None = None,
+        echo_agent: Callable[[JsonLine], None] | None = None,
+        echo_sim: Callable[[JsonLine], None] | None = None,
     ) -> None:
         self.agents: list[AgentProcess] = []  # every agent started, so close() stops them all
         self.workdir = workdir
@@ -130,8 +146,9 @@ class BoxRig:
         found: dict[str, Any] = self.cloud.wait_for(match, timeout).json()
         return found
 
-    def telemetry(self, match: Callable[[dict[str, Any]], bool], timeout: float = 15.0
-                  ) -> dict[str, Any]:
+    def telemetry(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 15.0
+    ) -> dict[str, Any]:
         """The first telemetry snapshot from now on that matches."""
         seen = len(self.cloud.messages)
 
@@ -152,6 +169,44 @@ class BoxRig:
         reply = self.command(command_type, **args)
         assert reply["status"] == "ok", (command_type, reply)
         return reply
+
+    def refused(self, command_type: str, code: str, **args: Any) -> dict[str, Any]:
+        """Send a signed command that must be rejected with `code`, without a result; its
+        reply."""
+        reply = self.command(command_type, **args)
+        assert (reply["status"], reply["code"]) == ("rejected", code), (command_type, reply)
+        assert reply["result"] is None, (command_type, reply)
+        return reply
+
+    def send_command(self, command_type: str, **args: Any) -> str:
+        """Send a signed command without waiting; the command's id."""
+        envelope = self.backend.command(self.device_id, command_type, args)
+        self.send(envelope)
+        return str(envelope["id"])
+
+    # --- what the processes printed -------------------------------------------------
+
+    def sim_lines(self, event: str | None = None, since: int = 0, **fields: Any) -> list[JsonLine]:
+        """The simulator's JSON lines from `sim.raw` index `since` on (named `event`, with
+        `fields`)."""
+        return self.sim.logged(event, since, **fields)
+
+    def wait_sim(
+        self, event: str, since: int = 0, timeout: float = 10.0, **fields: Any
+    ) -> JsonLine:
+        """The first simulator line from `sim.raw` index `since` on that is `event` with
+        `fields`, waiting for it."""
+        return self.sim.wait_logged(event, since, timeout, **fields)
+
+    def fault(self, name: str, on: bool, **options: Any) -> None:
+        """Turn the simulator's fault `name` on or off; returns once the simulator has it."""
+        since = len(self.sim.raw)
+        self.sim.send(op="fault", name=name, on=on, **options)
+        self.wait_sim("fault", since, name=name, on=on)
+
+    def agent_lines(self, event: str | None = None) -> list[JsonLine]:
+        """The JSON lines (named `event`) of every agent run so far, in order."""
+        return [line for agent in self.agents for line in agent.logged(event)]
 
     # --- what the cloud got ---------------------------------------------------------
 
@@ -195,7 +250,8 @@ class BoxRig:
     def left_running(self) -> list[str]:
         """What this rig started and is still running (after close(), nothing should be)."""
         running = [
-            " ".join(p.argv[2:4]) for p in (*self.agents, getattr(self, "sim", None))
+            " ".join(p.argv[2:4])
+            for p in (*self.agents, getattr(self, "sim", None))
             if p is not None and p.proc.poll() is None
         ]
         if self.broker.proc is not None:
@@ -251,3 +307,49 @@ def closed_after(rig: R) -> Iterator[R]:
     running = rig.left_running()
     assert not running, f"left running: {running}"
     assert not violations, "published outside the documented API:\n" + "\n".join(violations)
+
+
+# --- invariants every box keeps ---------------------------------------------------------
+
+COMMON_RECORD_FIELDS = frozenset({"record_id", "seq", "type", "ts", "clock_synced"})
+
+
+def assert_records_sound(
+    records: list[dict[str, Any]], device_id: str, *, also: tuple[str, ...] = ()
+) -> None:
+    """Seqs 1, 2, ... without a gap; record ids unique; every record of `device_id`, with
+    every common field present (and the fields named in `also`)."""
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), records
+    assert len({r["record_id"] for r in records}) == len(records)
+    for record in records:
+        assert record["device_id"] == device_id
+        assert COMMON_RECORD_FIELDS | set(also) <= record.keys()
+
+
+Bad = tuple[str, bytes, str, str | None]  # (what, payload, reply code, the reply's command_id)
+
+
+def assert_each_rejected(rig: BoxRig, burst: list[Bad]) -> None:
+    """Sends the burst of bad commands at once; each is rejected with its code, those whose
+    id cannot be read (command_id None) answered in arrival order."""
+    for _, payload, _, _ in burst:
+        rig.send(payload)
+    anonymous = [(what, code) for what, _, code, command_id in burst if command_id is None]
+    replies = rig.wait_replies(None, len(anonymous))
+    # Answered one by one in arrival order: the anonymous replies line up with the burst.
+    assert [(what, r["code"]) for (what, _), r in zip(anonymous, replies, strict=True)] == anonymous
+    assert all(r["status"] == "rejected" for r in replies)
+    for what, _, code, command_id in burst:
+        if command_id is not None:
+            reply = rig.reply_to(command_id)
+            assert (reply["status"], reply["code"]) == ("rejected", code), (what, reply)
+
+
+def assert_agent_serving(rig: BoxRig) -> None:
+    """The agent runs, and none of its tasks or command handlers died."""
+    agent = rig.agent
+    assert agent is not None
+    assert agent.proc.poll() is None
+    dead = ("task_failed", "handler_failed", "Traceback")
+    assert not [line for line in agent.raw if any(word in line for word in dead)]
+    assert not [line for line in agent.stderr if "Traceback" in line]

@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from testbed.processes import Event
 from testbed.rig import BoxRig, closed_after
 
 DEVICE = "cab-e2e"
@@ -59,19 +58,6 @@ class CabinetRig(BoxRig):
             self.close()
             raise
 
-    # --- commands -------------------------------------------------------------------
-
-    def refused(self, code: str, command_type: str, **args: Any) -> dict[str, Any]:
-        reply = self.command(command_type, **args)
-        assert (reply["status"], reply["code"]) == ("rejected", code), (command_type, reply)
-        return reply
-
-    def send_command(self, command_type: str, **args: Any) -> str:
-        """Send without waiting; the command's id."""
-        envelope = self.backend.command(self.device_id, command_type, args)
-        self.send(envelope)
-        return str(envelope["id"])
-
     # --- the cabinet ----------------------------------------------------------------
 
     def slots(self, match: Any = None, timeout: float = 10.0) -> dict[int, dict[str, Any]]:
@@ -82,10 +68,6 @@ class CabinetRig(BoxRig):
     def sim_slots(self) -> dict[int, dict[str, Any]]:
         return {slot["slot"]: slot for slot in self.sim.state()["slots"]}
 
-    def fault(self, name: str, on: bool, **params: Any) -> None:
-        self.sim.send(op="fault", name=name, on=on, **params)
-        self.sim.wait_event("fault", name=name, on=on)
-
     def take(self, slot: int) -> None:
         self.sim.send(op="take", slot=slot)
         self.sim.wait_event("taken", slot=slot)
@@ -93,13 +75,6 @@ class CabinetRig(BoxRig):
     def insert(self, slot: int, bank_id: str | None, charge_pct: int | None) -> None:
         self.sim.send(op="insert", slot=slot, bank_id=bank_id, charge_pct=charge_pct)
         self.sim.wait_event("inserted", slot=slot)
-
-    def sim_lines(self, event: str | None = None) -> list[Event]:
-        return self.sim.logged(event)
-
-    def agent_lines(self, event: str) -> list[Event]:
-        """Log lines named `event` of every agent run so far."""
-        return [line for agent in self.agents for line in agent.logged(event)]
 
     # --- what the cloud got ---------------------------------------------------------
 
@@ -136,15 +111,6 @@ def empty(slots: dict[int, dict[str, Any]]) -> list[int]:
 # --- invariants -----------------------------------------------------------------------
 
 
-def assert_records_sound(records: list[dict[str, Any]]) -> None:
-    """Seqs 1, 2, ... without a gap; record ids unique; every common field present."""
-    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), records
-    assert len({r["record_id"] for r in records}) == len(records)
-    for record in records:
-        assert record["device_id"] == DEVICE
-        assert {"record_id", "seq", "type", "ts", "clock_synced"} <= record.keys()
-
-
 def assert_ejects_as_asked(rig: CabinetRig) -> None:
     """Every bank the boards pushed out was asked for, once: per slot, the simulator's eject
     lines and its latch counters never exceed the agent's eject requests; and every bank_out is
@@ -169,13 +135,3 @@ def assert_one_reply_each(rig: CabinetRig) -> None:
     for reply in rig.on_topic("replies"):
         answers.setdefault(reply["command_id"], set()).add(json.dumps(reply, sort_keys=True))
     assert {cid: len(seen) for cid, seen in answers.items() if len(seen) > 1} == {}
-
-
-def assert_agent_serving(rig: CabinetRig) -> None:
-    """The agent runs, and none of its tasks or command handlers died."""
-    agent = rig.agent
-    assert agent is not None
-    assert agent.proc.poll() is None
-    dead = ("task_failed", "handler_failed", "Traceback")
-    assert not [line for line in agent.raw if any(word in line for word in dead)]
-    assert not [line for line in agent.stderr if "Traceback" in line]

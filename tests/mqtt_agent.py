@@ -24,6 +24,7 @@ if str(REPO) not in sys.path:
 from edge.mqtt import MqttConfig, MqttLink  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.timefmt import utc_now_rfc3339  # noqa: E402
+from testbed.waiting import wait_until_async  # noqa: E402
 
 VERSION = "0.1.0-test"
 
@@ -80,20 +81,11 @@ async def running(link: MqttLink, *, connect_within_s: float | None = 10.0) -> A
     task = asyncio.create_task(link.run())
     try:
         if connect_within_s is not None:
-            await until(lambda: link.subscribed, connect_within_s, "link connected")
+            await wait_until_async(lambda: link.subscribed, connect_within_s, "link connected")
         yield
     finally:
         await asyncio.wait_for(link.stop(), 10)
         await asyncio.wait_for(task, 1)  # re-raises whatever run() raised
-
-
-async def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError(f"not within {within_s} s: {what}")
-        await asyncio.sleep(0.01)
 
 
 def _emit(event: str, **fields: Any) -> None:
@@ -113,7 +105,7 @@ async def _main(url: str, device_id: str, store_path: str, hang: bool) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     task = asyncio.create_task(link.run())
-    await until(lambda: link.subscribed, 10, "connected and subscribed")
+    await wait_until_async(lambda: link.subscribed, 10, "connected and subscribed")
     _emit("connected")
     await stop.wait()
     await link.stop()

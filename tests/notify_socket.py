@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.waiting import wait_until
+
 
 @dataclass(frozen=True)
 class Notification:
@@ -52,13 +54,12 @@ class FakeNotifySocket:
         ]
 
     def wait_for(self, key: str, value: str | None = None, timeout: float = 30.0) -> Notification:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.with_key(key, value)
-            if found:
-                return found[0]
-            time.sleep(0.02)
-        raise TimeoutError(f"no {key}={value} on the notify socket; got {self.received}")
+        found = wait_until(
+            lambda: self.with_key(key, value),
+            timeout,
+            lambda: f"{key}={value} on the notify socket; got {self.received}",
+        )
+        return found[0]
 
     def close(self) -> None:
         self._closed.set()

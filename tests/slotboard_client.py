@@ -26,6 +26,7 @@ from firmware_protocol.slotboard import (
     parse_response,
     timing,
 )
+from testbed.waiting import wait_until
 
 READ_POLL_S = 0.002
 
@@ -127,14 +128,19 @@ class BoardClient:
         timeout: float = 3.0,
     ) -> list[Any]:
         """Poll the board's events (the bodies) until `done(all so far)`, as the box polls."""
-        deadline = time.monotonic() + timeout
         bodies: list[Any] = []
-        while True:
-            bodies += [queued.event for queued in self.events(address)]
-            if done(bodies):
-                return bodies
-            assert time.monotonic() < deadline, f"events of board {address} so far: {bodies}"
-            time.sleep(timing.EVENT_POLL_INTERVAL_S / 4)
+
+        def polled() -> bool:
+            bodies.extend(queued.event for queued in self.events(address))
+            return done(bodies)
+
+        wait_until(
+            polled,
+            timeout,
+            lambda: f"events of board {address} so far: {bodies}",
+            poll_s=timing.EVENT_POLL_INTERVAL_S / 4,
+        )
+        return bodies
 
     def _read_until(self, done: Callable[[list[Frame]], bool], duration: float) -> None:
         deadline = time.monotonic() + duration

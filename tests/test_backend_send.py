@@ -7,12 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from testbed.processes import REPO
 from testbed.rig import BoxRig, closed_after
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
 
 def send(rig: BoxRig, key: Path, *args: str) -> subprocess.CompletedProcess[str]:

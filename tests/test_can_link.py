@@ -10,6 +10,7 @@ import can
 
 from edge.can.link import CanLink
 from edge.config import CanConfig
+from testbed.waiting import wait_until_async
 
 
 def virtual(channel: str) -> CanConfig:
@@ -28,12 +29,10 @@ def test_only_the_wanted_ids_are_delivered_and_frames_go_out() -> None:
         car = can.Bus(interface="virtual", channel=channel)
         try:
             for frame_id in (0x2A0, 0x123, 0x3E0, 0x7FF):
-                car.send(can.Message(arbitration_id=frame_id, data=b"\x01\x02",
-                                     is_extended_id=False))
-            for _ in range(100):
-                if len(received) >= 2:
-                    break
-                await asyncio.sleep(0.01)
+                car.send(
+                    can.Message(arbitration_id=frame_id, data=b"\x01\x02", is_extended_id=False)
+                )
+            await wait_until_async(lambda: len(received) >= 2, 5.0, "two frames received")
             assert link.send(0x215, b"\xaa\xbb")
             sent = await asyncio.to_thread(car.recv, 2.0)
         finally:
@@ -60,13 +59,20 @@ class RecordingLogger:
 
 def test_a_bus_that_cannot_be_opened_is_retried_and_send_fails_cleanly() -> None:
     log = RecordingLogger()
-    missing = CanConfig(interface="slcan", channel="/dev/nonexistent-can-adapter", bitrate=500_000,
-                        options={"sleep_after_open": 0})
+    missing = CanConfig(
+        interface="slcan",
+        channel="/dev/nonexistent-can-adapter",
+        bitrate=500_000,
+        options={"sleep_after_open": 0},
+    )
 
     async def scenario() -> bool:
         link = CanLink(missing, {0x2A0}, lambda i, d: None, logger=log)
         task = asyncio.create_task(link.run())
-        await asyncio.sleep(1.2)
+        # Retried: a second open fails after the first back-off.
+        await wait_until_async(
+            lambda: log.events.count("can.open_failed") >= 2, 5.0, "a second open attempt"
+        )
         sent = link.send(0x215, b"\x00")
         assert not task.done()  # still retrying, never raised
         task.cancel()

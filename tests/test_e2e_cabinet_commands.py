@@ -10,20 +10,19 @@ from typing import Any
 
 import pytest
 from cabinet_rig import (
+    DEVICE,
     MIN_CHARGE,
     TAKE_TIMEOUT_S,
     CabinetRig,
-    assert_agent_serving,
     assert_ejects_as_asked,
     assert_one_reply_each,
-    assert_records_sound,
     cabinet_rig,
     empty,
     rentable,
 )
 from vehicle_rig import seconds_between
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 # A latch that takes 100 ms to open keeps a rent under way long enough to be asked again.
 SIM_ARGS = ("--charge-step-s", "0", "--latch-ms", "100")
@@ -34,7 +33,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CabinetRig]:
     with cabinet_rig(tmp_path_factory.mktemp("cabinet"), sim_args=SIM_ARGS) as cabinet:
         yield cabinet
         assert_ejects_as_asked(cabinet)
-        assert_records_sound(cabinet.records())
+        assert_records_sound(cabinet.records(), DEVICE)
         assert_one_reply_each(cabinet)
         assert_agent_serving(cabinet)
 
@@ -117,7 +116,7 @@ def test_returns_into_a_reserved_slot_and_into_a_free_one(rig: CabinetRig) -> No
     shown = rig.slots(lambda s: s[slot]["state"] == s[elsewhere]["state"] == "occupied")
     assert shown[slot]["bank_id"] == "RT000001"
     # The reservation was consumed by the return: nothing is left to cancel.
-    rig.refused("not_allowed", "cancel", reservation_id="r-return")
+    rig.refused("cancel", "not_allowed", reservation_id="r-return")
     sim = rig.sim_slots()
     assert sim[slot]["lock"] == sim[elsewhere]["lock"] == "locked"
 
@@ -168,7 +167,7 @@ def test_cancel_releases_a_reservation(rig: CabinetRig) -> None:
     cancelled = rig.ok("cancel", reservation_id="r-cancel")["result"]
     assert cancelled == {"reservation_id": "r-cancel", "released": held}
     rig.slots(lambda s: all(s[n]["state"] == "occupied" for n in held))
-    rig.refused("not_allowed", "rent", order_id="order-x", reservation_id="r-cancel")
+    rig.refused("rent", "not_allowed", order_id="order-x", reservation_id="r-cancel")
 
 
 def test_a_reservation_runs_out_at_its_ttl(rig: CabinetRig) -> None:
@@ -178,7 +177,7 @@ def test_a_reservation_runs_out_at_its_ttl(rig: CabinetRig) -> None:
     expired = rig.wait_event("reservation_expired", since, timeout=5, reservation_id="r-ttl")
     assert (expired["purpose"], expired["slots"]) == ("return", held)
     rig.slots(lambda s: all(s[n]["state"] == "empty" for n in held))
-    rig.refused("not_allowed", "cancel", reservation_id="r-ttl")
+    rig.refused("cancel", "not_allowed", reservation_id="r-ttl")
 
 
 def test_set_slot_takes_a_slot_out_of_service_and_back(rig: CabinetRig) -> None:
@@ -193,7 +192,7 @@ def test_set_slot_takes_a_slot_out_of_service_and_back(rig: CabinetRig) -> None:
     assert rig.ok("set_slot", slot=best, enabled=True)["result"]["state"] == "occupied"
     rig.slots(lambda s: s[best]["enabled"] is True)
     for slot in (0, 49):
-        refused = rig.refused("not_allowed", "set_slot", slot=slot, enabled=False)
+        refused = rig.refused("set_slot", "not_allowed", slot=slot, enabled=False)
         assert "no slot" in refused["detail"]
 
 
@@ -201,21 +200,21 @@ def test_what_the_cabinet_refuses(rig: CabinetRig) -> None:
     slots = rig.slots()
     banks, free = len(rentable(slots)), len(empty(slots))
     detail = rig.refused(
-        "not_allowed", "reserve", reservation_id="r-big", purpose="rent", count=banks + 1, ttl_s=60
+        "reserve", "not_allowed", reservation_id="r-big", purpose="rent", count=banks + 1, ttl_s=60
     )["detail"]
     assert f"{banks} available" in detail
     assert f"at least {MIN_CHARGE} %" in detail
     rig.refused(
-        "not_allowed", "reserve", reservation_id="r-big", purpose="return", count=free + 1, ttl_s=60
+        "reserve", "not_allowed", reservation_id="r-big", purpose="return", count=free + 1, ttl_s=60
     )
-    rig.refused("not_allowed", "rent", order_id="order-x", count=banks + 1)
-    rig.refused("not_allowed", "rent", order_id="order-x", reservation_id="r-none")
-    rig.refused("not_allowed", "cancel", reservation_id="r-none")
+    rig.refused("rent", "not_allowed", order_id="order-x", count=banks + 1)
+    rig.refused("rent", "not_allowed", order_id="order-x", reservation_id="r-none")
+    rig.refused("cancel", "not_allowed", reservation_id="r-none")
     rig.ok("reserve", reservation_id="r-twice", purpose="return", count=1, ttl_s=60)
     rig.refused(
-        "not_allowed", "reserve", reservation_id="r-twice", purpose="rent", count=1, ttl_s=60
+        "reserve", "not_allowed", reservation_id="r-twice", purpose="rent", count=1, ttl_s=60
     )
-    rig.refused("not_allowed", "rent", order_id="order-x", reservation_id="r-twice")
+    rig.refused("rent", "not_allowed", order_id="order-x", reservation_id="r-twice")
     rig.ok("cancel", reservation_id="r-twice")
     bad = rig.command("rent", order_id="order-x", reservation_id="r-1", count=1)
     assert (bad["status"], bad["code"]) == ("rejected", "bad_schema")
@@ -230,7 +229,6 @@ def test_what_the_cabinet_refuses(rig: CabinetRig) -> None:
     assert (again["status"], again["code"]) == ("rejected", "busy"), again
     assert "order-5" in again["detail"]
     assert rig.reply_to(first)["result"]["ejected"] == [slot]
-    refused = rig.refused("busy", "set_slot", slot=slot, enabled=False)
+    refused = rig.refused("set_slot", "busy", slot=slot, enabled=False)
     assert "ejecting" in refused["detail"]
     take_all(rig, [slot])
-

@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 from cabinet_rig import (
+    DEVICE,
     SLOTS_PER_BOARD,
     CabinetRig,
-    assert_agent_serving,
     assert_ejects_as_asked,
     assert_one_reply_each,
-    assert_records_sound,
     cabinet_rig,
     rentable,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def rig(tmp_path: Path) -> Iterator[CabinetRig]:
     with cabinet_rig(tmp_path) as cabinet:
         yield cabinet
         assert_ejects_as_asked(cabinet)
-        assert_records_sound(cabinet.records())
+        assert_records_sound(cabinet.records(), DEVICE)
         assert_one_reply_each(cabinet)
         assert_agent_serving(cabinet)
 

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cabinet_rig import CabinetRig, assert_agent_serving, assert_records_sound, cabinet_rig
+from cabinet_rig import DEVICE, CabinetRig, cabinet_rig
 
 from testbed.broker import Received
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound, wait_until
 
 EJECTS = 1000
 CABINETS = 3  # each on its own line, side by side: a lost answer costs the line 100 ms
@@ -86,19 +85,20 @@ class Watch:
 
         self.rig.cloud.wait_until(check, timeout)
 
-    def sim_until(self, done: Any, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            raw = self.rig.sim.raw
-            while self._sim_read < len(raw):
-                self.sim.append(json.loads(raw[self._sim_read]))
-                self._sim_read += 1
-            if done():
-                return
-            assert time.monotonic() < deadline, f"simulator: not seen; last {self.sim[-5:]}"
-            time.sleep(0.005)
+    def _take_sim(self) -> None:
+        raw = self.rig.sim.raw
+        while self._sim_read < len(raw):
+            self.sim.append(json.loads(raw[self._sim_read]))
+            self._sim_read += 1
 
-    def sim_events(self, event: str, since: int = 0) -> list[dict[str, Any]]:
+    def sim_until(self, done: Any, timeout: float = 10.0) -> None:
+        def seen() -> bool:
+            self._take_sim()
+            return bool(done())
+
+        wait_until(seen, timeout, lambda: f"simulator: not seen; last {self.sim[-5:]}")
+
+    def sim_lines(self, event: str, since: int = 0) -> list[dict[str, Any]]:
         return [line for line in self.sim[since:] if line["event"] == event]
 
     def of_type(self, record_type: str) -> list[dict[str, Any]]:
@@ -159,8 +159,8 @@ def rent_and_return(rig: CabinetRig, ejects: int) -> Tally:
         rents.append(rent)
         ejected = rent.reply["result"]["ejected"]
         # The board pushed them out before it answered the box: their lines are on the way.
-        watch.sim_until(lambda e=ejected, m=mark: len(watch.sim_events("eject", m)) >= len(e))
-        lines = watch.sim_events("eject", mark)
+        watch.sim_until(lambda e=ejected, m=mark: len(watch.sim_lines("eject", m)) >= len(e))
+        lines = watch.sim_lines("eject", mark)
         rent.pushed = [(line["slot"], line["bank_id"]) for line in lines]
         banks = {line["slot"]: line for line in lines if line["slot"] in ejected}
         for slot in banks:
@@ -198,7 +198,7 @@ def rent_and_return(rig: CabinetRig, ejects: int) -> Tally:
         tally.double += [(rent.order_id, slot) for slot, n in pushed.items() if n > 1]
         tally.claimed += [(rent.order_id, s) for s in result["ejected"] if s not in pushed]
         tally.pushed_but_failed += len(set(pushed) & failed)
-    tally.ejects_physical = len(watch.sim_events("eject"))
+    tally.ejects_physical = len(watch.sim_lines("eject"))
     assert tally.ejects_physical == sum(len(rent.pushed) for rent in rents)
     assert tally.ejects_physical == sum(state["counters"]["ejects"].values())
 
@@ -214,8 +214,8 @@ def rent_and_return(rig: CabinetRig, ejects: int) -> Tally:
     kinds = Counter(event["type"] for event in watch.events)
     assert kinds["forced_removal"] == 0
     assert kinds["slot_unlocked"] == tally.pushed_but_failed
-    assert not watch.sim_events("error")
-    assert_records_sound(sorted(watch.records.values(), key=lambda r: r["seq"]))
+    assert not watch.sim_lines("error")
+    assert_records_sound(sorted(watch.records.values(), key=lambda r: r["seq"]), DEVICE)
     assert_agent_serving(rig)
     return tally
 

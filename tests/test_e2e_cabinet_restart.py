@@ -7,18 +7,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from cabinet_rig import (
+    DEVICE,
     CabinetRig,
-    assert_agent_serving,
     assert_ejects_as_asked,
-    assert_records_sound,
     cabinet_rig,
     empty,
     rentable,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 # A latch that takes 300 ms to open: the agent is killed after the board took the eject and
 # before anyone could see the latch open.
@@ -70,7 +68,7 @@ def test_sigkill_mid_eject_neither_ejects_twice_nor_loses_the_bank(tmp_path: Pat
         assert {int(n): count for n, count in ejects.items()} == {slot: 1, other: 1}
         assert len(rig.agent_lines("cabinet.eject_sent")) == 2
         assert_ejects_as_asked(rig)
-        assert_records_sound(rig.records())
+        assert_records_sound(rig.records(), DEVICE)
         assert_agent_serving(rig)
         assert rig.agent.stop() == 0  # SIGTERM: it finishes and exits 0
 
@@ -97,6 +95,6 @@ def test_what_happened_while_the_agent_was_down(tmp_path: Path) -> None:
         assert removed["bank_id"] == slots[rentable(slots)[2]]["bank_id"]
         shown = rig.slots(lambda s: s[free[0]]["state"] == "occupied")
         assert [shown[n]["state"] for n in held_slots] == ["occupied", "occupied"]
-        rig.refused("not_allowed", "rent", order_id="order-x", reservation_id="r-down")
-        assert_records_sound(rig.records())
+        rig.refused("rent", "not_allowed", order_id="order-x", reservation_id="r-down")
+        assert_records_sound(rig.records(), DEVICE)
         assert_agent_serving(rig)

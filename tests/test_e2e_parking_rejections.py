@@ -9,16 +9,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from parking_rig import (
     DEVICE,
     ParkingRig,
-    assert_agent_serving,
     assert_sessions_sound,
     parking_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_each_rejected
 
 ORDER = "order-park-rej"
 OTHER = "order-park-other"
@@ -121,20 +119,7 @@ def test_malformed_commands_get_their_codes_and_the_agent_serves_on(tmp_path: Pa
     with parking_rig(tmp_path) as rig:
         rig.lock_shows("raised")
         burst = malformed(rig)
-        for _, payload, _, _ in burst:
-            rig.send(payload)
-
-        anonymous = [(what, code) for what, _, code, command_id in burst if command_id is None]
-        replies = rig.wait_replies(None, len(anonymous))
-        # Answered in arrival order: the anonymous replies line up with the burst.
-        assert [
-            (what, r["code"]) for (what, _), r in zip(anonymous, replies, strict=True)
-        ] == anonymous
-        assert all(r["status"] == "rejected" for r in replies)
-        for what, _, code, command_id in burst:
-            if command_id is not None:
-                reply = rig.reply_to(command_id)
-                assert (reply["status"], reply["code"]) == ("rejected", code), (what, reply)
+        assert_each_rejected(rig, burst)
         vehicle = rig.replies(burst[4][3])[0]
         assert "vehicle command" in vehicle["detail"], vehicle
 

@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from parking_rig import (
     ParkingRig,
-    assert_agent_serving,
     assert_never_raised_over_a_car,
     assert_sessions_sound,
     parking_rig,
     seconds_between,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving
 
 ORDER = "order-park-kill"
 SLOW_MOVE_MS = 2500  # still travelling when the new agent reads the board
@@ -60,8 +59,8 @@ def killed_mid_move(rig: ParkingRig, command_type: str, *, slow_arm: bool) -> di
     rig.wait_sim(
         "position", restarted_at, position="lowered" if command_type == "lower" else "raised"
     )
-    assert rig.sim_events("lower", restarted_at) == []
-    assert rig.sim_events("raise", restarted_at) == []
+    assert rig.sim_lines("lower", restarted_at) == []
+    assert rig.sim_lines("raise", restarted_at) == []
     return interrupted[0]
 
 

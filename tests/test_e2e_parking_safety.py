@@ -9,16 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from parking_rig import (
     ParkingRig,
-    assert_agent_serving,
     assert_never_raised_over_a_car,
     assert_sessions_sound,
     parking_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving
 
 ORDER = "order-park-car"
 STEPS = 20
@@ -37,8 +35,8 @@ def test_a_raise_is_refused_while_a_car_stands_over_the_lock(tmp_path: Path) -> 
         assert refused["detail"] == "a car is over the lock"
         # Not even tried: the board never saw a RAISE, the motor never started.
         assert rig.moves() == 1
-        assert rig.sim_events("raise", since) == []
-        assert rig.sim_events("nak", since) == []
+        assert rig.sim_lines("raise", since) == []
+        assert rig.sim_lines("nak", since) == []
         still = rig.lock_shows("lowered", occupied=True)
         assert still["order_id"] == ORDER
         assert [r["type"] for r in rig.records()] == ["parking_started"]
@@ -67,7 +65,7 @@ def test_a_car_arriving_over_a_rising_arm_sends_it_down(tmp_path: Path) -> None:
         assert (reply["status"], reply["code"]) == ("rejected", "not_allowed"), reply
         assert "came over the lock" in reply["detail"]
         rig.wait_sim("position", since, position="lowered")
-        assert rig.sim_events("stalled", since)[0]["target"] == "raised"
+        assert rig.sim_lines("stalled", since)[0]["target"] == "raised"
         # The parking goes on; the arm is down under the car. The board stalled the arm
         # (MOTOR_STALL): the lock shows fault until a move succeeds, unless the box's own
         # LOWER caught the arm on its way back and finished that move.
@@ -168,7 +166,7 @@ def test_a_random_run_never_raises_the_lock_over_a_car(tmp_path: Path) -> None:
 
         assert_never_raised_over_a_car(rig.sim_lines())
         # Every RAISE that reached the board found the space clear: none refused OCCUPIED.
-        assert [e for e in rig.sim_events("nak") if e["code"] == "OCCUPIED"] == []
+        assert [e for e in rig.sim_lines("nak") if e["code"] == "OCCUPIED"] == []
         records = rig.records()
         sessions = assert_sessions_sound(records)
         assert len(sessions) == space.sessions

@@ -7,17 +7,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from parking_rig import (
     DEVICE,
     MOVE_MS,
-    assert_agent_serving,
     assert_never_raised_over_a_car,
     assert_sessions_sound,
     parking_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving
 
 ORDER = "order-park-1"
 PARKED_S = 1.2

@@ -7,18 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cabinet_rig import CabinetRig, cabinet_rig, empty
 from vehicle_rig import VehicleRig, vehicle_rig
 
 from edge.version import agent_version
 from testbed.processes import REPO
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.waiting import wait_until
 
 
 def edge_agent(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -42,13 +39,16 @@ def status(rig: VehicleRig | CabinetRig) -> tuple[int, dict[str, Any], str]:
 
 
 def wait_status(rig: VehicleRig | CabinetRig, ok: Any, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    shown: dict[str, Any] = {}
+
+    def showing() -> dict[str, Any] | None:
+        nonlocal shown
         _, shown, _ = status(rig)
-        if ok(shown):
-            return shown
-        assert time.monotonic() < deadline, shown
-        time.sleep(0.2)
+        return shown if ok(shown) else None
+
+    found = wait_until(showing, timeout, lambda: f"the status; last shown {shown}", poll_s=0.2)
+    assert found is not None
+    return found
 
 
 def test_status_shows_the_rental_the_sync_and_the_version(tmp_path: Path) -> None:

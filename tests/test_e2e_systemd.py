@@ -17,8 +17,7 @@ from notify_socket import FakeNotifySocket
 from edge.version import agent_version
 from testbed.processes import AgentProcess, write_toml
 from testbed.rig import BoxRig, closed_after
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.waiting import wait_until
 
 WATCHDOG_USEC = 900_000  # a beat every 0.3 s
 BEAT_S = WATCHDOG_USEC / 1e6 / 3
@@ -63,10 +62,11 @@ def test_ready_watchdog_and_stopping_on_the_notify_socket(
         thawed_at = time.monotonic()
         agent.proc.send_signal(signal.SIGCONT)
         assert pings_between(notify, frozen_at + 0.05, thawed_at) == 0
-        deadline = time.monotonic() + 5
-        while pings_between(notify, thawed_at, time.monotonic()) < 2:
-            assert time.monotonic() < deadline, "the watchdog did not come back after SIGCONT"
-            time.sleep(0.05)
+        wait_until(
+            lambda: pings_between(notify, thawed_at, time.monotonic()) >= 2,
+            5.0,
+            "the watchdog coming back after SIGCONT",
+        )
 
         agent.proc.send_signal(signal.SIGTERM)
         assert agent.proc.wait(timeout=15) == 0

@@ -7,17 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from vehicle_rig import (
     DEVICE,
     TARIFF,
     VehicleRig,
-    assert_agent_serving,
-    assert_records_sound,
     vehicle_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 ORDER = "order-e2e-outage"
 # A slower lock: the broker is surely down before the command's record is written.
@@ -72,7 +69,7 @@ def test_records_written_while_the_broker_is_down_arrive_in_order(tmp_path: Path
 
         arrived = rig.records_in_arrival_order()
         assert [r["type"] for r in arrived] == ["rental_started", "rental_ended"]
-        assert_records_sound(arrived)  # in arrival order: seq 1, 2
+        assert_records_sound(arrived, DEVICE)  # in arrival order: seq 1, 2
         # Each reply arrived once per command it answers, in the order the box wrote them.
         replies = rig.on_topic("replies")
         ids = [r["command_id"] for r in replies]

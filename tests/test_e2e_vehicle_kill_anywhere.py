@@ -13,14 +13,12 @@ from vehicle_rig import (
     DEVICE,
     TARIFF,
     VehicleRig,
-    assert_agent_serving,
     assert_lock_reports_seen_on_car,
-    assert_records_sound,
     expected_charges,
     vehicle_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 # Where the agent is killed: right after the cloud published the command (`_sent`), when the
 # agent has just taken it (`_accepted`: before its effects commit, so the broker delivers it
@@ -90,7 +88,7 @@ def test_a_rental_survives_sigkill_at_any_point(tmp_path: Path, kill_at: str) ->
             ("rental_started", order),
             ("rental_ended", order),
         ]
-        assert_records_sound(records)
+        assert_records_sound(records, DEVICE)
         assert records == [started, ended]
         assert ended["started_at"] == started["ts"]
         assert (ended["fuel_start_pct"], ended["odometer_start_km"]) == (62.0, 12345.6)

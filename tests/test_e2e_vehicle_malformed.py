@@ -8,10 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-from vehicle_rig import DEVICE, TARIFF, VehicleRig, assert_agent_serving, vehicle_rig
+from vehicle_rig import DEVICE, TARIFF, VehicleRig, vehicle_rig
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_each_rejected
 
 ORDER = "order-e2e-garbage"
 PARKED = {
@@ -70,21 +69,7 @@ def garbage(rig: VehicleRig) -> list[tuple[str, bytes, str, str | None]]:
 def test_garbage_commands_are_answered_and_the_agent_serves_on(tmp_path: Path) -> None:
     with vehicle_rig(tmp_path) as rig:
         rig.readings()
-        burst = garbage(rig)
-        for _, payload, _, _ in burst:
-            rig.send(payload)
-
-        anonymous = [(what, code) for what, _, code, command_id in burst if command_id is None]
-        replies = rig.wait_replies(None, len(anonymous))
-        # Answered one by one in arrival order: the anonymous replies line up with the burst.
-        assert [
-            (what, r["code"]) for (what, _), r in zip(anonymous, replies, strict=True)
-        ] == anonymous
-        assert all(r["status"] == "rejected" for r in replies)
-        for what, _, code, command_id in burst:
-            if command_id is not None:
-                reply = rig.reply_to(command_id)
-                assert (reply["status"], reply["code"]) == ("rejected", code), what
+        assert_each_rejected(rig, garbage(rig))
 
         assert_agent_serving(rig)
         assert rig.records() == []

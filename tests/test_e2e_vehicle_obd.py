@@ -12,8 +12,6 @@ from vehicle_rig import TARIFF, vehicle_rig
 
 from firmware_protocol.can import profile as can_profile
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
-
 POLL_S = 0.3
 OBD_SIGNALS = ("fuel_pct", "odometer_km", "speed_kmh")
 

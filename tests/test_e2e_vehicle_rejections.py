@@ -8,12 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from vehicle_rig import DEVICE, TARIFF, VehicleRig, vehicle_rig
 
 from sim.backend import Backend
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
 ORDER = "order-e2e-rej"
 STATE_FIELDS = (

@@ -6,18 +6,15 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from vehicle_rig import (
     DEVICE,
     TARIFF,
-    assert_agent_serving,
     assert_lock_reports_seen_on_car,
-    assert_records_sound,
     expected_charges,
     vehicle_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 ORDER = "order-e2e-1"
 
@@ -91,7 +88,7 @@ def test_a_whole_rental_is_charged_exactly(tmp_path: Path) -> None:
 
         records = rig.records()
         assert [r["type"] for r in records] == ["rental_started", "rental_ended"]
-        assert_records_sound(records)
+        assert_records_sound(records, DEVICE)
         after = rig.telemetry(lambda t: t["rental"] == "none")
         assert (after["lock"], after["start_enabled"]) == ("locked", False)
         state = rig.sim.state()

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from vehicle_rig import (
+    DEVICE,
     TARIFF,
-    assert_agent_serving,
     assert_lock_reports_seen_on_car,
-    assert_records_sound,
     expected_charges,
     seconds_between,
     vehicle_rig,
 )
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_agent_serving, assert_records_sound
 
 ORDER = "order-e2e-restart"
 TO_THE_CAR = ("command", "lock", "start_enable")
@@ -46,7 +44,7 @@ def test_a_rental_survives_a_sigkill_after_unlock(tmp_path: Path) -> None:
         before_end = len(rig.sim.raw)
         quiet = [
             e
-            for e in rig.sim_lines(restart_mark)[: before_end - restart_mark]
+            for e in rig.sim_lines(since=restart_mark)[: before_end - restart_mark]
             if e.get("event") in TO_THE_CAR
         ]
         assert quiet == []
@@ -70,7 +68,7 @@ def test_a_rental_survives_a_sigkill_after_unlock(tmp_path: Path) -> None:
             ("rental_started", ORDER),
             ("rental_ended", ORDER),
         ]
-        assert_records_sound(records)
+        assert_records_sound(records, DEVICE)
         assert len(rig.on_topic("records")) >= len(records)
         state = rig.sim.state()
         assert (state["lock"], state["start_enabled"]) == ("locked", False)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from vehicle_rig import assert_records_sound, vehicle_rig
+from vehicle_rig import DEVICE, vehicle_rig
 
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import assert_records_sound
 
 ORDER = "order-e2e-safe"
 
@@ -53,7 +52,7 @@ def test_end_rental_is_refused_while_the_engine_runs_or_a_door_is_open(tmp_path:
         assert ended["check"]["doors_closed"] is True
         assert ended["check"]["engine_running"] is False
         assert ended["check"]["lock"] == "locked"
-        assert_records_sound(rig.records())
+        assert_records_sound(rig.records(), DEVICE)
         assert [r["type"] for r in rig.records()] == ["rental_started", "rental_ended"]
 
 

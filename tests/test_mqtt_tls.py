@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_agent import add_records, make_link, running, until
+from mqtt_agent import add_records, make_link, running
 
 from edge.mqtt import MqttSetupError
 from edge.store import Store
 from testbed.broker import CloudClient, Mosquitto, TlsFiles, make_tls_files
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.waiting import wait_until_async
 
 DEVICE = "car-0001"
 
@@ -49,11 +48,11 @@ def test_link_publishes_over_tls_with_the_configured_ca(
     async def scenario() -> None:
         link = make_link(tls_broker.url, store, ca_file=tls_files.ca_file, on_command=on_command)
         async with running(link):
-            await until(lambda: store.outbox_depth() == 0, 5, "outbox empty")
+            await wait_until_async(lambda: store.outbox_depth() == 0, 5, "outbox empty")
             await cloud.wait_until_async(lambda ms: sum(m.suffix == "records" for m in ms) >= 3)
             for n in range(5):
                 cloud.client.publish(f"fleet/v1/{DEVICE}/commands", b"%d" % n, qos=1)
-            await until(lambda: len(commands) == 5, 5, "five commands over TLS")
+            await wait_until_async(lambda: len(commands) == 5, 5, "five commands over TLS")
 
     try:
         asyncio.run(scenario())
@@ -72,7 +71,9 @@ def test_an_untrusted_broker_certificate_is_logged_and_retried_never_raised(
     async def scenario() -> None:
         link = make_link(tls_broker.url, store, ca_file=other_ca)
         async with running(link, connect_within_s=None):
-            await until(lambda: link.counters.connect_failures >= 3, 5, "three failed attempts")
+            await wait_until_async(
+                lambda: link.counters.connect_failures >= 3, 5, "three failed attempts"
+            )
             assert not link.connected
 
     asyncio.run(scenario())

@@ -53,6 +53,7 @@ from firmware_protocol.slotboard import (
     timing,
 )
 from sim.cabinet.ops import FAULTS, OPS
+from testbed.waiting import wait_until
 
 SLOTS = 16
 BOARDS = 3
@@ -382,9 +383,12 @@ def test_a_small_cabinet_charges_and_exits_on_eof() -> None:
             assert client.exchange(client.frame(2, GetInfoRequest())) is None
         charging = [s for s in fresh.state()["slots"] if s["charging"]]
         assert charging
-        time.sleep(0.3)
-        later = {s["slot"]: s["charge_pct"] for s in fresh.state()["slots"]}
-        assert all(later[s["slot"]] > s["charge_pct"] for s in charging)
+
+        def charged() -> bool:
+            later = {s["slot"]: s["charge_pct"] for s in fresh.state()["slots"]}
+            return all(later[s["slot"]] > s["charge_pct"] for s in charging)
+
+        wait_until(charged, 5.0, "every charging bank charged some more")
         assert fresh.proc.stdin is not None
         fresh.proc.stdin.close()
         assert fresh.proc.wait(10) == 0
@@ -401,11 +405,13 @@ def test_a_real_port_instead_of_the_pty() -> None:
             request = build_request(1, 7, GetInfoRequest())
             os.write(host, request.serialize())
             reassembler = FrameReassembler()
-            deadline = time.monotonic() + 5
-            frames: list[Frame] = []
-            while not frames and time.monotonic() < deadline:
+
+            def answered() -> list[Frame]:
                 if select.select([host], [], [], 0.1)[0]:
-                    frames = reassembler.feed(os.read(host, 256))
+                    return reassembler.feed(os.read(host, 256))
+                return []
+
+            frames = wait_until(answered, 5.0, "the board's answer on the real port")
             assert parse_response(request, frames[0]).kind == BoardKind.CABINET
     finally:
         os.close(host)

@@ -18,16 +18,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loop_thread import LoopThread
 
-from sim import serial_port
-from sim.serial_port import (
-    DirectionStats,
-    LineFaults,
-    LineNoise,
-    Pty,
-    SerialDevice,
-    SerialLine,
-    SerialPty,
-)
+from sim.serial import pty as serial_pty
+from sim.serial.lines import SerialDevice, SerialLine, SerialPty
+from sim.serial.noise import DirectionStats, LineFaults, LineNoise
+from sim.serial.pty import Pty
+from testbed.waiting import wait_until
 
 FAST_BAUD = 921600
 
@@ -82,11 +77,17 @@ def board_writes(loop_thread: LoopThread, line: SerialLine, data: bytes) -> None
     loop_thread.loop.call_soon_threadsafe(line.write, data)
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+def delivered_to_host(loop_thread: LoopThread, line: SerialLine) -> int:
+    return int(loop_thread.call(line.stats)["to_host"]["bytes_delivered"])
+
+
+def wait_delivered_to_host(loop_thread: LoopThread, line: SerialLine, count: int) -> None:
+    """Until `count` bytes in all came off the wire towards the host (the line paces them)."""
+    wait_until(
+        lambda: delivered_to_host(loop_thread, line) == count,
+        5.0,
+        lambda: f"{count} bytes delivered to the host; {delivered_to_host(loop_thread, line)}",
+    )
 
 
 def flipped_bits(sent: bytes, received: bytes) -> int:
@@ -170,7 +171,7 @@ def test_drop_loses_about_drop_of_the_bytes_both_ways(
                 for d in ("to_host", "from_host")
             )
 
-        wait_until(everything_crossed)
+        wait_until(everything_crossed, 5.0, "every byte crossed or dropped")
         stats = loop_thread.call(line.stats)
         received_down = host.read(stats["to_host"]["bytes_delivered"])
         received_up = board.wait_for(stats["from_host"]["bytes_delivered"])
@@ -247,8 +248,10 @@ def test_host_closes_and_opens_again(loop_thread: LoopThread, open_line: OpenLin
             board_writes(loop_thread, line, b"down%d;" % round_)
             # Bytes the board sent while no one listened may come first.
             assert host.read_until(b"down%d;" % round_).endswith(b"down%d;" % round_)
-        board_writes(loop_thread, line, b"nobody hears this" * 10)
-        time.sleep(0.05)
+        unheard = b"nobody hears this" * 10
+        crossed = delivered_to_host(loop_thread, line) + len(unheard)
+        board_writes(loop_thread, line, unheard)
+        wait_delivered_to_host(loop_thread, line, crossed)  # while no host has the port open
 
 
 def test_unread_bytes_are_bounded(loop_thread: LoopThread, open_line: OpenLine) -> None:
@@ -257,12 +260,8 @@ def test_unread_bytes_are_bounded(loop_thread: LoopThread, open_line: OpenLine) 
     sent = 60_000  # within what the board may have waiting to go out
     board_writes(loop_thread, line, bytes(sent))  # no host has the port open
 
-    def paced_out() -> bool:
-        stats = loop_thread.call(line.stats)["to_host"]
-        return bool(stats["bytes_delivered"] == sent)
-
-    wait_until(paced_out)
-    time.sleep(0.05)
+    # A byte that finds the line's buffer full is counted lost as it comes off the wire.
+    wait_delivered_to_host(loop_thread, line, sent)
     lost = loop_thread.call(line.stats)["to_host"]["bytes_lost"]
     # The rest is in the kernel: HOST_BACKLOG_MAX, more when its buffer worker lags, never
     # more than its pty buffers hold (about 22 KiB on Linux 6).
@@ -278,7 +277,7 @@ def test_a_host_flush_never_leaves_half_a_chunk(
 ) -> None:
     # Without the backlog limit, writes for a host that does not read fill the kernel until one
     # is taken only in part. pyserial flushes on open; the rest of that chunk must not follow.
-    monkeypatch.setattr(serial_port, "HOST_BACKLOG_MAX", 1 << 20)
+    monkeypatch.setattr(serial_pty, "HOST_BACKLOG_MAX", 1 << 20)
     pty = loop_thread.call(Pty, lambda data: None)
     try:
         loop_thread.call(pty.start)
@@ -307,10 +306,14 @@ def test_real_port_alternative(loop_thread: LoopThread) -> None:
         assert board.wait_for(13) == b"from the host"
         board_writes(loop_thread, device, b"from the board")
         received = b""
-        deadline = time.monotonic() + 5
-        while len(received) < 14 and time.monotonic() < deadline:
+
+        def read_14() -> bool:
+            nonlocal received
             if select.select([master], [], [], 0.1)[0]:
                 received += os.read(master, 64)
+            return len(received) >= 14
+
+        wait_until(read_14, 5.0, lambda: f"14 bytes from the board; got {received!r}")
         assert received == b"from the board"
         assert loop_thread.call(device.stats)["to_host"]["bytes_delivered"] == 14
     finally:

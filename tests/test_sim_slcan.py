@@ -8,9 +8,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import can
 import pytest
@@ -28,6 +27,7 @@ from sim.slcan import (
     open_can_link,
     parse_frame,
 )
+from testbed.waiting import wait_until
 
 FRAMES = [
     *(
@@ -83,7 +83,7 @@ class Adapter:
         opens = self.stats()["channel_opens"]
         bus = can.Bus(interface="slcan", channel=self.path, bitrate=bitrate, sleep_after_open=0)
         assert isinstance(bus, slcanBus)
-        wait_until(lambda: self.stats()["channel_opens"] != opens)
+        wait_until(lambda: self.stats()["channel_opens"] != opens, 3.0, "the adapter opened")
         return bus
 
 
@@ -110,13 +110,6 @@ def recv_until(bus: can.BusABC, wanted: can.Message, timeout: float = 3.0) -> li
         seen.append(msg)
         if same_frame(msg, wanted):
             return seen
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def raw_reply(port: serial.Serial, line: bytes) -> bytes:
@@ -151,7 +144,9 @@ def test_frames_cross_both_ways(adapter: Adapter) -> None:
             assert same_frame(received, frame), (received, frame)
         assert bus.get_version(2) == (10, 13)
         assert bus.get_serial_number(2) == "SIM1"
-    wait_until(lambda: adapter.stats()["channel"] == "closed")  # python-can's shutdown sends C
+    wait_until(
+        lambda: adapter.stats()["channel"] == "closed", 3.0, "closed"
+    )  # python-can's shutdown sends C
     stats = adapter.stats()
     assert stats["frames_from_host"] == stats["frames_to_host"] == len(FRAMES)
     assert stats["malformed_lines"] == stats["refused_commands"] == 0
@@ -256,7 +251,9 @@ def test_bitrate_and_timestamps_as_the_host_sets_them(adapter: Adapter) -> None:
         stats = adapter.stats()
         assert stats["host_bitrate"] == 250_000
         assert stats["bitrate_mismatch"] is True
-    wait_until(lambda: adapter.stats()["channel"] == "closed")  # its answer to C is out
+    wait_until(
+        lambda: adapter.stats()["channel"] == "closed", 3.0, "closed"
+    )  # its answer to C is out
     with serial.Serial(adapter.path, 115200, timeout=1) as port:
         assert raw_reply(port, b"s011C\r") == b"\r"  # SJA1000 8 MHz BTR0/BTR1 for 250 kbit/s
         assert raw_reply(port, b"Z1\r") == b"\r"

@@ -18,9 +18,7 @@ from notify_socket import FakeNotifySocket
 from edge.agent import Agent
 from edge.config import load_config
 from edge.systemd import ServiceHeartbeat, SystemdNotifier, watchdog_interval_s
-from testbed.rig import BoxRig, closed_after
-
-pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+from testbed.rig import BoxRig, closed_after, wait_until_async
 
 
 @pytest.fixture
@@ -113,9 +111,12 @@ def test_the_real_agent_stops_pinging_while_its_loop_is_blocked(
         agent = Agent(load_config(config_path))
         stop = asyncio.Event()
         running = asyncio.create_task(agent.run(stop))
-        while not notify.with_key("READY", "1"):
+
+        def ready() -> bool:
             assert not running.done(), "the agent ended before it was ready"
-            await asyncio.sleep(0.05)
+            return bool(notify.with_key("READY", "1"))
+
+        await wait_until_async(ready, 30.0, "READY=1 on the notify socket", poll_s=0.05)
         await asyncio.sleep(1.0)
         marks["blocked"] = time.monotonic()
         # E.g. a stalled SD card under a commit: the loop does nothing meanwhile.

@@ -5,14 +5,12 @@ invariants the end-to-end tests share."""
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from testbed.processes import Event
 from testbed.rig import BoxRig, closed_after
 
 DEVICE = "car-e2e"
@@ -84,14 +82,6 @@ class VehicleRig(BoxRig):
         self.sim.send(op="door", open=is_open)
         return self.telemetry(lambda t: t["doors_closed"] is (not is_open))
 
-    def sim_lines(self, since: int = 0) -> list[Event]:
-        """The simulator's stdout lines from index `since` on, parsed."""
-        lines = []
-        for raw in self.sim.raw[since:]:
-            with contextlib.suppress(json.JSONDecodeError):
-                lines.append(json.loads(raw))
-        return lines
-
     # --- what the cloud got ---------------------------------------------------------
 
     def records_in_arrival_order(self) -> list[dict[str, Any]]:
@@ -113,25 +103,6 @@ def seconds_between(earlier: str, later: str) -> float:
 
 
 # --- invariants -----------------------------------------------------------------------
-
-
-def assert_records_sound(records: list[dict[str, Any]]) -> None:
-    """Seqs 1, 2, ... without a gap; record ids unique; every common field present."""
-    assert [r["seq"] for r in records] == list(range(1, len(records) + 1)), records
-    assert len({r["record_id"] for r in records}) == len(records)
-    for record in records:
-        assert record["device_id"] == DEVICE
-        assert {"record_id", "seq", "type", "ts", "clock_synced"} <= record.keys()
-
-
-def assert_agent_serving(rig: VehicleRig) -> None:
-    """The agent runs, and none of its tasks or command handlers died."""
-    agent = rig.agent
-    assert agent is not None
-    assert agent.proc.poll() is None
-    dead = ("task_failed", "handler_failed", "Traceback")
-    assert not [line for line in agent.raw if any(word in line for word in dead)]
-    assert not [line for line in agent.stderr if "Traceback" in line]
 
 
 def expected_charges(ended: dict[str, Any], tariff: dict[str, Any]) -> dict[str, Any]:
@@ -166,6 +137,6 @@ def is_subsequence(short: list[str], long: list[str]) -> bool:
 def assert_lock_reports_seen_on_car(rig: VehicleRig, initial: str = "locked") -> None:
     """The box never reports a lock state the car did not have: the lock states in telemetry,
     in order, are a subsequence of the states the simulated car went through."""
-    car = collapsed([initial] + [e["state"] for e in rig.sim_lines() if e.get("event") == "lock"])
+    car = collapsed([initial] + [e["state"] for e in rig.sim_lines("lock")])
     reported = collapsed([t["lock"] for t in rig.on_topic("telemetry") if t["lock"] in CONFIRMED])
     assert is_subsequence(reported, car), (reported, car)

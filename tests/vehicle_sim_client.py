@@ -134,10 +134,3 @@ class CarBus:
             if isinstance(step, SendFlowControl) and flow_control:
                 self.send(ECU_REQUEST_ID, step.frame)
         return None
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)

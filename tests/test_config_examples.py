@@ -38,7 +38,8 @@ def _model_keys(model: type[BaseModel], prefix: str, kind: str) -> set[str]:
     for name, field in model.model_fields.items():
         annotation = field.annotation
         nested = [
-            arg for arg in getattr(annotation, "__args__", (annotation,))
+            arg
+            for arg in getattr(annotation, "__args__", (annotation,))
             if isinstance(arg, type) and issubclass(arg, BaseModel)
         ]
         if prefix == "" and name in ("vehicle", "cabinet", "parking") and name != kind:
@@ -60,7 +61,10 @@ def test_example_loads_and_shows_every_key(path: Path) -> None:
 def test_check_config_command_accepts_example(path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "edge.cli", "check-config", str(path)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok: ")
@@ -69,13 +73,17 @@ def test_check_config_command_accepts_example(path: Path) -> None:
 
 def test_check_config_names_each_bad_key(tmp_path: Path) -> None:
     text = (EXAMPLES[0].parent / "vehicle.example.toml").read_text()
-    text = text.replace('kind = "vehicle"', 'kind = "boat"').replace("bitrate = 500000",
-                                                                      'bitrate = "fast"')
+    text = text.replace('kind = "vehicle"', 'kind = "boat"').replace(
+        "bitrate = 500000", 'bitrate = "fast"'
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text(text + "\n[extra]\nx = 1\n")
     done = subprocess.run(
         [sys.executable, "-m", "edge.cli", "check-config", str(bad)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     lines = done.stderr.splitlines()

@@ -35,6 +35,10 @@ PACKAGE_DATA = (
     "firmware_protocol/slotboard/PROTOCOL.md",
 )
 COMMANDS = {"edge-agent": "edge.cli:main", "edge-sim": "sim.cli:main"}
+# What only the tests and the demo use lives in testbed/, which the wheel must not ship: the
+# broker fixture, the box rig, the process harness and the demo, under any package.
+TEST_FIXTURES = "testbed"
+FIXTURE_MODULES = ("broker", "rig", "processes", "harness", "demo")
 EXAMPLES = sorted((PROJECT / "config").glob("*.example.toml"))
 NOT_SOURCE = shutil.ignore_patterns(
     ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
@@ -176,6 +180,16 @@ def test_wheel_holds_nothing_but_the_packages_and_its_metadata(wheel_names: set[
     tops = {name.split("/", 1)[0] for name in wheel_names}
     assert tops == {*TOP_PACKAGES, DIST_INFO}
     assert not [name for name in wheel_names if name.startswith(("tests/", "bench/"))]
+
+
+def test_wheel_ships_no_test_fixtures(source: Path, wheel_names: set[str]) -> None:
+    assert sorted((source / TEST_FIXTURES).glob("*.py")), "the fixtures are in the checkout"
+    shipped = [name for name in wheel_names if name.startswith(f"{TEST_FIXTURES}/")]
+    assert not shipped, f"{TEST_FIXTURES}/ in the wheel: {sorted(shipped)}"
+    fixtures = [
+        name for name in wheel_names if name.endswith(".py") and Path(name).stem in FIXTURE_MODULES
+    ]
+    assert not fixtures, f"test fixtures in the wheel: {sorted(fixtures)}"
 
 
 def test_wheel_declares_both_commands_and_the_version(wheel: Path) -> None:

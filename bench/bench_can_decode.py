@@ -66,7 +66,9 @@ def quiet_agent_logging() -> None:
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(open(os.devnull, "w")))  # noqa: SIM115
 
 
-def vehicle_config(store_path: Path, channel: str, public_key_b64: str) -> AgentConfig:
+def vehicle_config(
+    store_path: Path, channel: str, public_key_b64: str, profile: str = "reference"
+) -> AgentConfig:
     text = f"""
 [device]
 id = "{DEVICE}"
@@ -81,6 +83,9 @@ backend_public_key = "{public_key_b64}"
 [storage]
 path = {json.dumps(str(store_path))}
 
+[vehicle]
+profile = {json.dumps(profile)}
+
 [vehicle.can]
 interface = "virtual"
 channel = {json.dumps(channel)}
@@ -90,11 +95,11 @@ channel = {json.dumps(channel)}
 
 @contextlib.contextmanager
 def vehicle_box(
-    workdir: Path, channel: str, public_key_b64: str
+    workdir: Path, channel: str, public_key_b64: str, profile: str = "reference"
 ) -> Iterator[tuple[VehicleBox, AgentConfig]]:
     """A VehicleBox with real BoxServices (store on `workdir`, box clock, the agent's
     logging to /dev/null); the outbox, event and telemetry callbacks do nothing."""
-    config = vehicle_config(workdir / "edge.db", channel, public_key_b64)
+    config = vehicle_config(workdir / "edge.db", channel, public_key_b64, profile)
     store = Store(config.storage.path, config.device.id)
     try:
         services = BoxServices(

@@ -76,6 +76,7 @@ FRAME_LAYOUTS = {
     "r": (3, False, True),
     "R": (8, True, True),
 }
+FRAME_LETTERS = frozenset(letter.encode("ascii") for letter in FRAME_LAYOUTS)
 
 
 class SlcanError(ValueError):
@@ -166,7 +167,8 @@ class ChannelMode(Enum):
 
 @dataclass
 class SlcanStats:
-    frames_from_host: int = 0
+    transmit_requests: int = 0  # frame lines the host sent (t T r R): carried out, refused or bad
+    frames_from_host: int = 0  # of them, put on the bus (the channel open, not listen-only)
     frames_to_host: int = 0
     frames_while_closed: int = 0  # from the simulator while the host had the channel closed
     channel_opens: int = 0  # times the host opened the channel (O or L on a closed channel)
@@ -181,7 +183,9 @@ class SlcanPty:
     Frames from the host reach `on_frame` only while the host has the channel open (not in
     listen-only mode); frames from `send` reach the host only while it is open. When the host
     does not read, at most `out_cap` bytes of lines wait and the oldest are dropped, counted in
-    `to_host_dropped` and flagged as a data overrun in `F`. The adapter outlives the host: after
+    `to_host_dropped` and flagged as a data overrun in `F`. Every frame line the host sends
+    counts in `transmit_requests`, whether it went out or not (what a box that only listens
+    must keep at 0). The adapter outlives the host: after
     the host dies the channel stays as it was, and the host's next open starts over with `C`,
     which also forgets the lines still waiting.
     """
@@ -284,6 +288,8 @@ class SlcanPty:
     def _handle_line(self, raw: bytes) -> None:
         text = raw.translate(None, NOT_PRINTABLE)
         self.counts.garbage_bytes += len(raw) - len(text)
+        if text[:1] in FRAME_LETTERS:
+            self.counts.transmit_requests += 1
         try:
             reply = self._execute(text.decode("ascii"))
         except SlcanError:

@@ -291,7 +291,7 @@ def _random_frames(rng: random.Random, count: int) -> list[tuple[int, bytes]]:
         frame_id = rng.choice(known) if rng.random() < 0.9 else rng.randrange(0x800)
         payload = bytearray(rng.randbytes(rng.choice([0, 3, 4, 4, 4, 5, 8, 8, 8, 8])))
         if payload and rng.random() < 0.5:
-            payload[0] = sum8_id_inverted(frame_id, payload, 0)
+            payload[0] = sum8_id_inverted(frame_id, payload, 0, 0, ())
         frames.append((frame_id, bytes(payload)))
     return frames
 

@@ -268,11 +268,7 @@ def _delete(path: str) -> Any:
     return change
 
 
-LOCK_FROM_A_COMMAND = {
-    "message": "BOX_LockCommand",
-    "signal": "LockRequest",
-    "values": {"locked": ["LOCK"], "unlocked": ["UNLOCK"]},
-}
+ENGINE_FROM_IGNITION = {"message": "EMS_EngineStatus", "signal": "IgnitionState"}
 
 LOCK_FROM_THE_COUNTER = {
     "message": "BCM_LockStatus",
@@ -294,7 +290,13 @@ BROKEN_PROFILES = [
     (_set("signals.fuel_pct.message", 42), "signals.fuel_pct.message"),
     (_set("signals.fuel_pct.signal", "Nope"), "signals.fuel_pct.signal"),
     (_set("signals.fuel_pct.signal", "EngineSpeed"), "signals.fuel_pct.signal"),
-    (_set("signals.lock_state", LOCK_FROM_A_COMMAND), "signals.lock_state.message"),  # no cycle
+    (_set("signals.fuel_pct.unit", "gallons"), "signals.fuel_pct.unit"),
+    (_set("signals.fuel_pct.unit", "l"), "signals.fuel_pct.tank_litres"),
+    (
+        _set("signals.engine_running", {**ENGINE_FROM_IGNITION, "above": 1}),
+        "signals.engine_running.signal",
+    ),  # a threshold on a state
+    (_set("signals.engine_running.above", "fast"), "signals.engine_running.above"),
     (_set("signals.ignition.values.true", ["MAYBE"]), "signals.ignition.values.true"),
     (_set("signals.ignition.values.true", [8]), "signals.ignition.values.true"),  # 3 bits
     (_set("signals.ignition.values.true", [True]), "signals.ignition.values.true"),

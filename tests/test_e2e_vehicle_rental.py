@@ -32,7 +32,12 @@ def test_a_whole_rental_is_charged_exactly(tmp_path: Path) -> None:
         booked = rig.ok("start_rental", order_id=ORDER, renter="renter-7", tariff=TARIFF)
         assert booked["result"] == {"order_id": ORDER, "rental": "booked"}
         unlocked = rig.ok("unlock", order_id=ORDER)
-        assert unlocked["result"] == {"lock": "unlocked", "start_enabled": True, "rental": "active"}
+        assert unlocked["result"] == {
+            "lock": "unlocked",
+            "start_enabled": True,
+            "rental": "active",
+            "as_commanded": [],
+        }
         started = rig.wait_record("rental_started", order_id=ORDER)
         assert started["renter"] == "renter-7"
         assert (started["fuel_pct"], started["odometer_km"]) == (62.0, 12345.6)
@@ -58,6 +63,7 @@ def test_a_whole_rental_is_charged_exactly(tmp_path: Path) -> None:
             "lock": "locked",
             "start_enabled": False,
             "start_withdraw_pending": False,
+            "as_commanded": [],
         }
         rig.ok("unlock", order_id=ORDER)
         ended = rig.ok("end_rental", order_id=ORDER)["result"]

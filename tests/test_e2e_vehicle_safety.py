@@ -70,6 +70,7 @@ def test_lock_with_the_engine_running_withdraws_start_enable_once_it_stops(
             "lock": "locked",
             "start_enabled": True,
             "start_withdraw_pending": True,
+            "as_commanded": [],
         }
         pending = rig.wait_event("start_withdraw_pending", since)
         assert pending["engine"] == "running"

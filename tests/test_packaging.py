@@ -32,6 +32,8 @@ TOP_PACKAGES = ("edge", "firmware_protocol", "sim")
 PACKAGE_DATA = (
     "firmware_protocol/can/*.dbc",
     "firmware_protocol/can/*.toml",
+    "firmware_protocol/can/profiles/*.toml",
+    "firmware_protocol/can/PROFILES.md",
     "firmware_protocol/slotboard/PROTOCOL.md",
 )
 COMMANDS = {"edge-agent": "edge.cli:main", "edge-sim": "sim.cli:main"}

@@ -204,6 +204,19 @@ def test_listen_only_receives_and_never_transmits(adapter: Adapter) -> None:
         adapter.send(FRAMES[9])
         assert port.read_until(b"\r") == b"T18DAF1000\r"
     assert adapter.received.empty()
+    stats = adapter.stats()
+    assert (stats["transmit_requests"], stats["frames_from_host"]) == (1, 0)
+
+
+def test_every_frame_the_host_asks_to_transmit_is_counted(adapter: Adapter) -> None:
+    with serial.Serial(adapter.path, 115200, timeout=1) as port:
+        assert raw_reply(port, b"t1230\r") == b"\a"  # the channel is closed
+        assert raw_reply(port, b"O\r") == b"\r"
+        assert raw_reply(port, b"t1230\r") == b"z\r"
+        assert raw_reply(port, b"t12\r") == b"\a"  # malformed, still asked
+        assert raw_reply(port, b"V\r") == b"V1013\r"
+    stats = adapter.stats()
+    assert (stats["transmit_requests"], stats["frames_from_host"]) == (3, 1)
 
 
 MALFORMED = [

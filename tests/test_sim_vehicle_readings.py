@@ -185,16 +185,16 @@ def test_doors_open_and_close(sim: SimProcess, car: CarBus) -> None:
     sim.send(op="door", open=True)
     assert sim.wait_event("door") == {
         "event": "door",
-        "door": "front_left",
+        "door": "DoorFL",
         "open": True,
         "doors_closed": False,
     }
     car.wait_inputs(lambda inputs: inputs.get("doors_closed") is False)
-    sim.send(op="door", open=True, door="tailgate")
+    sim.send(op="door", open=True, door="Tailgate")
     sim.send(op="door", open=False)
-    sim.wait_event("door", door="front_left")
-    assert sim.state()["doors"]["tailgate"] == "open"
+    sim.wait_event("door", door="DoorFL")
+    assert sim.state()["doors"]["Tailgate"] == "open"
     assert car.read("doors_closed") is False
-    sim.send(op="door", open=False, door="tailgate")
-    sim.wait_event("door", door="tailgate")
+    sim.send(op="door", open=False, door="Tailgate")
+    sim.wait_event("door", door="Tailgate")
     car.wait_inputs(lambda inputs: inputs.get("doors_closed") is True)

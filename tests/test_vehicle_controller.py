@@ -46,6 +46,8 @@ def test_whole_rental_with_exact_charges() -> None:
         "start_enabled": False,
         "rental": "booked",
         "in_service": True,
+        "lock_commanded": None,
+        "start_enabled_as_commanded": False,
     }
 
     assert box.unlock() == [SendCan("unlock"), StartTimer("lock:1", TIMEOUT_S)]
@@ -127,6 +129,8 @@ def test_whole_rental_with_exact_charges() -> None:
         "start_enabled": False,
         "rental": "none",
         "in_service": True,
+        "lock_commanded": None,
+        "start_enabled_as_commanded": False,
     }
     assert box.book("order-2").status == "ok"
 
@@ -160,6 +164,7 @@ def test_unlock_of_an_open_car_confirms_at_once_and_starts_the_rental() -> None:
         "lock": "unlocked",
         "start_enabled": True,
         "rental": "active",
+        "as_commanded": [],
     }
 
 
@@ -285,6 +290,7 @@ def test_lock_while_the_engine_runs_defers_the_withdrawal() -> None:
         "lock": "locked",
         "start_enabled": True,
         "start_withdraw_pending": True,
+        "as_commanded": [],
     }
     assert box.controller.view().start_enabled is True
     # Unknown counts as running.
@@ -325,6 +331,7 @@ def test_a_withdrawal_retry_waits_for_the_engine() -> None:
         "lock": "locked",
         "start_enabled": True,
         "start_withdraw_pending": True,
+        "as_commanded": [],
     }
     assert of_type(box.bus(engine_running=False), SendCan) == [SendCan("start_disable")]
 
@@ -533,6 +540,8 @@ def test_restore_mid_rental_goes_on_without_touching_the_car() -> None:
         "start_enabled": None,
         "rental": "active",
         "in_service": True,
+        "lock_commanded": None,
+        "start_enabled_as_commanded": False,
     }
     assert box.bus() == []
     assert box.controller.view().lock == "unlocked"
@@ -624,6 +633,7 @@ def test_a_second_lock_shares_the_withdrawal_the_engine_stop_began() -> None:
         "lock": "locked",
         "start_enabled": True,
         "start_withdraw_pending": True,
+        "as_commanded": [],
     }
     box.bus(lock_state="unlocked")
     third = box.lock()
@@ -634,4 +644,5 @@ def test_a_second_lock_shares_the_withdrawal_the_engine_stop_began() -> None:
         "lock": "locked",
         "start_enabled": False,
         "start_withdraw_pending": False,
+        "as_commanded": [],
     }

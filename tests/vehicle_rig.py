@@ -39,6 +39,7 @@ class VehicleRig(BoxRig):
         *,
         sim_args: tuple[str, ...] = (),
         vehicle: dict[str, Any] | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         try:
             super().__init__(
@@ -49,6 +50,7 @@ class VehicleRig(BoxRig):
                 box_settings={
                     "vehicle": {**FAST, **(vehicle or {})},
                     "telemetry": {"interval_s": TELEMETRY_S},
+                    **(sections or {}),
                 },
             )
             self.start_agent()

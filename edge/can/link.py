@@ -1,7 +1,13 @@
 """The CAN bus link on python-can: any interface by config, receive filters, reopen on failure.
 
+A link opened listen-only (a car whose profile maps no command and no OBD-II polling) never
+writes a frame: `send` refuses, and the interface itself is opened listen-only where python-can
+allows it.
+
 Frames are read on the agent's asyncio loop (add_reader on the bus's file descriptor, or a
-reader thread handing frames to the loop where the interface has none). A bus that cannot be
+reader thread handing frames to the loop where the interface has none). `interface = "slcan"`
+opens edge.can.slcan's BulkSlcanBus: python-can's slcan bus, reading every waiting byte at once
+and dropping the ids the link does not read before any decode. A bus that cannot be
 opened, or fails later, is reopened with exponential backoff; the rest of the agent keeps running.
 """
 
@@ -18,6 +24,7 @@ from typing import Any
 import can
 import structlog
 
+from edge.can.slcan import BulkSlcanBus
 from edge.config import CanConfig
 
 RECONNECT_MIN_S = 0.5
@@ -25,6 +32,10 @@ RECONNECT_MAX_S = 30.0
 SEND_TIMEOUT_S = 0.1
 
 FrameHandler = Callable[[int, bytes], None]
+
+LISTEN_ONLY_KWARG = {"slcan": "listen_only"}
+"""python-can interfaces that open listen-only by a Bus() argument. SocketCAN has none: the
+interface is set listen-only by networkd (systemd/80-edge-can0.network, ListenOnly=yes)."""
 
 
 @dataclass
@@ -47,11 +58,14 @@ class CanLink:
         *,
         on_state: Callable[[bool], None] | None = None,
         logger: Any | None = None,
+        listen_only: bool = False,
     ) -> None:
         self._settings = settings
+        self.listen_only = listen_only
+        self._receive_ids = frozenset(receive_ids)
         self._filters = [
             {"can_id": can_id, "can_mask": 0x7FF, "extended": False}
-            for can_id in sorted(set(receive_ids))
+            for can_id in sorted(self._receive_ids)
         ]
         self._on_frame = on_frame
         self._on_state = on_state or (lambda up: None)
@@ -70,6 +84,10 @@ class CanLink:
     def send(self, arbitration_id: int, data: bytes) -> bool:
         """Write one frame; False (logged, counted) when the bus is down or refuses it."""
         bus = self._bus
+        if self.listen_only:
+            self.counters.send_errors += 1
+            self._log.warning("can.send_failed", id=hex(arbitration_id), reason="listen-only")
+            return False
         if bus is None:
             self.counters.send_errors += 1
             self._log.warning("can.send_failed", id=hex(arbitration_id), reason="bus down")
@@ -126,15 +144,9 @@ class CanLink:
         loop = asyncio.get_running_loop()
         kwargs: dict[str, Any] = dict(settings.options)
         kwargs.setdefault("bitrate", settings.bitrate)
-        bus = await loop.run_in_executor(
-            None,
-            lambda: can.Bus(
-                interface=settings.interface,
-                channel=settings.channel,
-                can_filters=self._filters,
-                **kwargs,
-            ),
-        )
+        if self.listen_only and settings.interface in LISTEN_ONLY_KWARG:
+            kwargs[LISTEN_ONLY_KWARG[settings.interface]] = True
+        bus = await loop.run_in_executor(None, lambda: self._make_bus(kwargs))
         self._failed.clear()
         self._bus = bus
         try:
@@ -149,6 +161,19 @@ class CanLink:
             self._reader_thread = thread
             thread.start()
 
+    def _make_bus(self, kwargs: dict[str, Any]) -> can.BusABC:
+        settings = self._settings
+        if settings.interface == "slcan":
+            bulk = BulkSlcanBus(settings.channel, can_filters=self._filters, **kwargs)
+            bulk.read_only(self._receive_ids)
+            return bulk
+        return can.Bus(
+            interface=settings.interface,
+            channel=settings.channel,
+            can_filters=self._filters,
+            **kwargs,
+        )
+
     def _receive(self, bus: can.BusABC, timeout: float) -> can.Message | None:
         try:
             return bus.recv(timeout)
@@ -160,15 +185,21 @@ class CanLink:
     def _deliver(self, message: can.Message) -> None:
         if message.is_error_frame or message.is_remote_frame:
             return
+        self._deliver_frame(message.arbitration_id, bytes(message.data))
+
+    def _deliver_frame(self, arbitration_id: int, data: bytes) -> None:
         self.counters.frames_in += 1
         try:
-            self._on_frame(message.arbitration_id, bytes(message.data))
+            self._on_frame(arbitration_id, data)
         except Exception:
-            self._log.exception("can.handler_failed", id=hex(message.arbitration_id))
+            self._log.exception("can.handler_failed", id=hex(arbitration_id))
 
     def _drain(self) -> None:
         bus = self._bus
         if bus is None:
+            return
+        if isinstance(bus, BulkSlcanBus):
+            self._drain_bulk(bus)
             return
         try:
             for _ in range(256):
@@ -179,6 +210,17 @@ class CanLink:
         except (can.CanError, OSError) as exc:
             self._log.warning("can.read_failed", error=str(exc))
             self._failed.set()
+
+    def _drain_bulk(self, bus: BulkSlcanBus) -> None:
+        try:
+            frames = bus.read_frames()
+        except (can.CanError, OSError) as exc:
+            self._log.warning("can.read_failed", error=str(exc))
+            self._failed.set()
+            frames = []
+        self.counters.garbage += bus.take_garbage()
+        for arbitration_id, data in frames:
+            self._deliver_frame(arbitration_id, data)
 
     def _read_in_thread(self, bus: can.BusABC, loop: asyncio.AbstractEventLoop) -> None:
         while self._bus is bus and not self._closing:

@@ -9,15 +9,17 @@
 
 from .checksum import ALGORITHMS
 from .codec import Broadcast, Command, VehicleCodec
-from .errors import CanDecodeError, CanEncodeError, ProfileError
+from .errors import CanDecodeError, CanEncodeError, ProfileError, ProfileProblems
 from .profile import (
     COMMANDS,
     INPUTS,
     CanInput,
+    CanSource,
     CommandMap,
     ObdInput,
     Profile,
     Protection,
+    Threshold,
     load_profile,
     parse_profile,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "CanDecodeError",
     "CanEncodeError",
     "CanInput",
+    "CanSource",
     "Command",
     "CommandMap",
     "LockState",
@@ -40,7 +43,9 @@ __all__ = [
     "ObdInput",
     "Profile",
     "ProfileError",
+    "ProfileProblems",
     "Protection",
+    "Threshold",
     "VehicleCodec",
     "load_profile",
     "parse_profile",

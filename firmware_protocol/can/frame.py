@@ -35,29 +35,44 @@ class MessageFrame:
         self._modulus = 1
         self._checksum_index = 0
         self._checksum: ChecksumAlgorithm | None = None
+        self._data_ids: tuple[int, ...] = ()
         if protection is not None:
             key = f"protected.{message.name}"
-            counter = find_signal(message, protection.counter, f"{key}.counter")
             checksum = find_signal(message, protection.checksum, f"{key}.checksum")
-            _require_counter(counter, f"{key}.counter")
             self._checksum_index = _checksum_byte(checksum, f"{key}.checksum")
-            self._counter = counter.name
-            self._modulus = 1 << counter.length
+            if protection.counter:
+                counter = find_signal(message, protection.counter, f"{key}.counter")
+                _require_counter(counter, f"{key}.counter")
+                self._counter = counter.name
+                self._modulus = 1 << counter.length
             self._checksum = ALGORITHMS[protection.algorithm]
+            self._data_ids = protection.data_ids
         self.protected_signals = (
-            frozenset({protection.counter, protection.checksum}) if protection else frozenset()
+            frozenset({protection.counter, protection.checksum}) - {""}
+            if protection
+            else frozenset()
         )
 
     def read(self, data: bytes | bytearray) -> RawSignals:
         if len(data) != self.length:
-            raise CanDecodeError(f"{self.name}: {len(data)} bytes, {self.length} expected")
+            raise CanDecodeError(
+                f"{self.name}: {len(data)} bytes, {self.length} expected", reason="length"
+            )
+        raw = self._decode(data, decode_choices=False, scaling=False)
         if self._checksum is not None:
-            expected = self._checksum(self.frame_id, data, self._checksum_index)
+            expected = self._checksum(
+                self.frame_id, data, self._checksum_index, self.counter(raw), self._data_ids
+            )
             if data[self._checksum_index] != expected:
                 raise CanDecodeError(
-                    f"{self.name}: checksum {data[self._checksum_index]:#04x}, {expected:#04x} due"
+                    f"{self.name}: checksum {data[self._checksum_index]:#04x}, {expected:#04x} due",
+                    reason="checksum",
                 )
-        return self._decode(data, decode_choices=False, scaling=False)
+        return raw
+
+    @property
+    def protected(self) -> bool:
+        return self._counter is not None
 
     def counter(self, raw: RawSignals) -> int:
         return raw[self._counter] if self._counter is not None else 0
@@ -73,7 +88,9 @@ class MessageFrame:
         if self._checksum is None:
             return data
         payload = bytearray(data)
-        payload[self._checksum_index] = self._checksum(self.frame_id, payload, self._checksum_index)
+        payload[self._checksum_index] = self._checksum(
+            self.frame_id, payload, self._checksum_index, self.counter(raw), self._data_ids
+        )
         return bytes(payload)
 
     def raw_of(self, signal_name: str, value: float | str) -> int:

@@ -17,9 +17,6 @@ from firmware_protocol.obd import ENGINE_SPEED, FUEL_LEVEL, ODOMETER, VEHICLE_SP
 LockState = Literal["locked", "unlocked"]
 Actuator = Literal["lock", "start_enable"]
 
-DOORS = ("front_left", "front_right", "rear_left", "rear_right", "tailgate")
-DRIVER_DOOR = "front_left"
-
 IDLE_RPM = 780.0
 RPM_PER_KMH = 22.0  # a middle gear: 100 km/h at about 3000 rpm
 MAX_RPM = 5500.0

@@ -31,15 +31,18 @@ OPS: dict[str, Spec] = {
         "start or stop the engine as the start/stop button does: starting turns the ignition "
         "on, stopping turns it off (send ignition on after it for ignition without engine). "
         "Without start enable the engine does not start: an "
-        '{"event": "engine", "running": false, "refused": "start_disabled"} line says so. '
+        '{"event": "engine", "running": false, "refused": "start_disabled"} line says so '
+        "(a car whose profile has no start_enable command starts without: the box has nothing "
+        "to withhold). On a car whose engine_running is a threshold on the engine speed, "
+        "running is an idle-and-up rpm above it and stopped is 0 rpm. "
         "Refused off while driving.",
     ),
     "door": Spec(
         ("open", "door"),
-        '{"op": "door", "open": bool, "door"?: "front_left"|"front_right"|"rear_left"|'
-        '"rear_right"|"tailgate"}',
-        "open or close a door (default the driver's, front_left); the doors are those the "
-        "profile's doors_closed signals list, in that order.",
+        '{"op": "door", "open": bool, "door"?: SIGNAL}',
+        "open or close a door; the doors are the switches the profile's doors_closed reads, "
+        "across all its messages, each named by its DBC signal (the reference car: DoorFL, "
+        "DoorFR, DoorRL, DoorRR, Tailgate); default the first the profile lists (the driver's).",
     ),
     "drive": Spec(
         ("km", "fuel_pct_used", "seconds"),

@@ -21,6 +21,7 @@ DEFAULT_ODOMETER_KM = 12345.6
 DEFAULT_BITRATE = 500_000
 # A body controller's lock motor and relay take a few hundred milliseconds.
 DEFAULT_ACTUATOR_DELAY_MS = 200.0
+MIN_CYCLE_MS = 1.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Options:
     seed: int
     dtcs: tuple[str, ...]
     actuator_delay_s: float
+    full_dbc: bool = False
+    unknown_cycle_s: float | None = None
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -51,17 +54,23 @@ def parse_options(argv: list[str]) -> Options:
         parser.error("--odometer-km is a number >= 0")
     if not 0 <= args.actuator_delay_ms <= 60_000:
         parser.error("--actuator-delay-ms is 0 to 60000")
+    if args.full_dbc_cycle_ms is not None and not MIN_CYCLE_MS <= args.full_dbc_cycle_ms <= 60_000:
+        parser.error(f"--full-dbc-cycle-ms is {MIN_CYCLE_MS:g} to 60000")
+    if args.full_dbc_cycle_ms is not None and not args.full_dbc:
+        parser.error("--full-dbc-cycle-ms needs --full-dbc")
     try:
         codec = VehicleCodec.load(args.profile)
     except ProfileError as exc:
         parser.error(f"--profile {args.profile}: {exc}")
+    unknown_cycle_s = None if args.full_dbc_cycle_ms is None else args.full_dbc_cycle_ms / 1000
     dtcs = tuple(code.strip() for code in args.dtcs.split(",") if code.strip())
     try:
         encode_stored_dtcs(dtcs)
     except ObdError as exc:
         parser.error(f"--dtcs: {exc}")
     try:
-        CarFrames(codec).check(Car(args.fuel_pct, args.odometer_km), random.Random(args.seed))
+        frames = CarFrames(codec, full_dbc=args.full_dbc, unknown_cycle_s=unknown_cycle_s)
+        frames.check(Car(args.fuel_pct, args.odometer_km), random.Random(args.seed))
     except CanEncodeError as exc:
         parser.error(f"the car cannot start so: {exc}")
     return Options(
@@ -74,6 +83,8 @@ def parse_options(argv: list[str]) -> Options:
         seed=args.seed,
         dtcs=dtcs,
         actuator_delay_s=args.actuator_delay_ms / 1000,
+        full_dbc=args.full_dbc,
+        unknown_cycle_s=unknown_cycle_s,
     )
 
 
@@ -102,7 +113,21 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         default="reference",
         metavar="NAME_OR_PATH",
-        help="signal profile: a builtin name or a profile file (%(default)s)",
+        help="signal profile: a builtin name (reference, vw_golf_mk7, hyundai_kia, "
+        "toyota_prius_2010) or a profile file; the car it describes is played (%(default)s)",
+    )
+    parser.add_argument(
+        "--full-dbc",
+        action="store_true",
+        help="play every message of the profile's DBC at its cycle time, not only those the "
+        "profile reads (the others carry their start values): a real car's bus load",
+    )
+    parser.add_argument(
+        "--full-dbc-cycle-ms",
+        type=float,
+        metavar="MS",
+        help="with --full-dbc, the cycle of a message whose cycle neither the DBC nor the "
+        "profile gives (default: the profile's default_cycle_s)",
     )
     parser.add_argument(
         "--fuel-pct", type=float, default=DEFAULT_FUEL_PCT, help="initial fuel (%(default)s)"

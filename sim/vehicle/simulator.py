@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
+import itertools
 import math
 import random
 from collections.abc import Callable, Coroutine
@@ -21,8 +23,8 @@ from firmware_protocol.obd import PIDS, ObdError, encode_stored_dtcs
 from sim.control import ControlError, Simulator, emit, require
 from sim.slcan import CanLink, open_can_link
 
-from .car import COMMAND_TARGETS, DRIVER_DOOR, Car, Drive, Target
-from .frames import CarFrames
+from .car import COMMAND_TARGETS, Car, Drive, Target
+from .frames import Background, CarFrames
 from .noise import BusNoise
 from .obd import ObdEcu
 from .ops import (
@@ -51,6 +53,7 @@ class Faults:
 class Counters:
     frames_sent: int = 0
     status_frames_sent: int = 0
+    background_frames_sent: int = 0  # --full-dbc: the DBC's messages the profile does not read
     obd_frames_sent: int = 0
     noise_frames_sent: int = 0
     frames_received: int = 0
@@ -69,12 +72,17 @@ class VehicleSimulator(Simulator):
         self.options = options
         self.codec = options.codec
         self.car = Car(
-            fuel_pct=options.fuel_pct, odometer_km=options.odometer_km, dtcs=list(options.dtcs)
+            fuel_pct=options.fuel_pct,
+            odometer_km=options.odometer_km,
+            dtcs=list(options.dtcs),
+            start_enabled="start_enable" not in self.codec.profile.commands,
         )
         self.faults = Faults()
         self.counters = Counters()
         self._rng = random.Random(options.seed)
-        self._frames = CarFrames(self.codec)
+        self._frames = CarFrames(
+            self.codec, full_dbc=options.full_dbc, unknown_cycle_s=options.unknown_cycle_s
+        )
         self._noise = BusNoise(self._frames, self._rng)
         self._obd = ObdEcu(
             lambda ident, data: self._transmit(ident, data, "obd"),
@@ -83,7 +91,7 @@ class VehicleSimulator(Simulator):
         )
         self._link: CanLink | None = None
         self._moving: dict[str, tuple[Target, asyncio.TimerHandle]] = {}
-        self._last_counter: dict[int, int] = {}
+        self._last_counter: dict[int, int | None] = {}
         self._drive: Drive | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ops: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -128,8 +136,7 @@ class VehicleSimulator(Simulator):
             "profile": self.codec.profile.name,
             "lock": car.lock,
             "doors": {
-                door: "open" if door in car.doors_open else "closed"
-                for door in self._frames.door_signals
+                door: "open" if door in car.doors_open else "closed" for door in self._frames.doors
             },
             "doors_closed": not car.doors_open,
             "start_enabled": car.start_enabled,
@@ -176,6 +183,8 @@ class VehicleSimulator(Simulator):
         self.counters.frames_sent += 1
         if kind == "status":
             self.counters.status_frames_sent += 1
+        elif kind == "background":
+            self.counters.background_frames_sent += 1
         elif kind == "obd":
             self.counters.obd_frames_sent += 1
         else:
@@ -186,21 +195,26 @@ class VehicleSimulator(Simulator):
         last one plus the cycle, so no drift builds up; a cycle missed altogether is skipped."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        due = dict.fromkeys(self._frames.broadcasts, start)
+        order = itertools.count()
+        items: list[Broadcast | Background] = [*self._frames.broadcasts, *self._frames.background]
+        due = [(start, next(order), item) for item in items]
+        heapq.heapify(due)
         while True:
             now = loop.time()
-            for broadcast, when in due.items():
-                if when <= now:
-                    self._broadcast(broadcast)
-                    due[broadcast] = when + broadcast.cycle_s
-                    if due[broadcast] <= now:
-                        due[broadcast] = now + broadcast.cycle_s
-            await asyncio.sleep(max(0.0, min(due.values()) - loop.time()))
+            while due[0][0] <= now:
+                when, _, item = heapq.heappop(due)
+                self._broadcast(item)
+                when += item.cycle_s
+                heapq.heappush(due, (when if when > now else now + item.cycle_s, next(order), item))
+            await asyncio.sleep(max(0.0, due[0][0] - loop.time()))
 
-    def _broadcast(self, broadcast: Broadcast) -> None:
+    def _broadcast(self, item: Broadcast | Background) -> None:
         if self.faults.silent:  # a dead ECU does not count frames either
             return
-        arbitration_id, data = self._frames.next_frame(broadcast, self.car, self._rng)
+        if isinstance(item, Background):
+            self._transmit(item.frame_id, item.data, "background")
+            return
+        arbitration_id, data = self._frames.next_frame(item, self.car, self._rng)
         self._transmit(arbitration_id, data, "status")
 
     async def _noise_forever(self, rate_hz: float) -> None:
@@ -236,7 +250,10 @@ class VehicleSimulator(Simulator):
             return
         assert command is not None, "a command id always decodes to a command or an error"
         # vehicle.dbc: the BCM ignores a frame with a bad checksum or a repeated counter.
-        if self._last_counter.get(arbitration_id) == command.counter:
+        if (
+            command.counter is not None
+            and self._last_counter.get(arbitration_id) == command.counter
+        ):
             self.counters.repeated_counters += 1
             emit(
                 "bad_frame",
@@ -323,9 +340,12 @@ class VehicleSimulator(Simulator):
 
     def _door(self, command: dict[str, Any]) -> None:
         is_open = require(command, "open", bool)
-        door = command.get("door", DRIVER_DOOR)
-        if door not in self._frames.door_signals:
-            raise ControlError(f"'door' is one of {', '.join(self._frames.door_signals)}")
+        doors = self._frames.doors
+        if not doors:
+            raise ControlError("this car's profile reads no door switch")
+        door = command.get("door", next(iter(doors)))
+        if not isinstance(door, str) or door not in doors:
+            raise ControlError(f"'door' is one of {', '.join(doors)}")
         if is_open:
             self.car.doors_open.add(door)
         else:

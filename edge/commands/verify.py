@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -39,6 +39,18 @@ class VerifiedCommand:
     issued_at: datetime
     expires_at: datetime
     envelope: dict[str, JsonValue]  # as received, `sig` included
+    received_mono: float | None = None  # the box's monotonic time when it was verified
+
+
+class ExpiryClock(Protocol):
+    """The box's clock as the expiry check reads it (edge.clock.BoxClock)."""
+
+    def expiry_time(self) -> tuple[float, bool]:
+        """Epoch seconds, never below the wall-clock floor; whether the clock is synchronised."""
+
+    def raise_floor(self, issued_at_epoch: float) -> None: ...
+
+    def mono(self) -> float: ...
 
 
 class CommandVerifier:
@@ -50,6 +62,7 @@ class CommandVerifier:
         max_ttl_s: float,
         allowed_types: Set[str],
         now: Callable[[], datetime],
+        clock: ExpiryClock | None = None,
     ) -> None:
         unknown = set(allowed_types) - COMMANDS.keys()
         if unknown:
@@ -60,12 +73,17 @@ class CommandVerifier:
         self._max_ttl = timedelta(seconds=max_ttl_s)
         self._allowed_types = frozenset(allowed_types)
         self._now = now
+        self._clock = clock
 
     @classmethod
     def for_config(
-        cls, config: AgentConfig, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        cls,
+        config: AgentConfig,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: ExpiryClock | None = None,
     ) -> CommandVerifier:
-        """The verifier of the box `config` describes, serving its kind's command types."""
+        """The verifier of the box `config` describes, serving its kind's command types; with
+        `clock`, expiry is judged on the box's clock and its floor (docs/time-and-storage.md)."""
         return cls(
             device_id=config.device.id,
             public_key=config.security.public_key,
@@ -73,6 +91,7 @@ class CommandVerifier:
             max_ttl_s=config.security.max_ttl_s,
             allowed_types=COMMAND_TYPES[config.device.kind],
             now=now,
+            clock=clock,
         )
 
     def verify(self, raw: bytes, is_replayed: Callable[[str], bool]) -> VerifiedCommand:
@@ -94,6 +113,10 @@ class CommandVerifier:
         self._check_validity(envelope)
         if is_replayed(command_id):
             raise CommandRejected(RejectCode.REPLAYED, "this id was already accepted", command_id)
+        received_mono = None
+        if self._clock is not None:
+            self._clock.raise_floor(envelope.issued_at.timestamp())
+            received_mono = self._clock.mono()
         return VerifiedCommand(
             id=command_id,
             type=envelope.type,
@@ -101,12 +124,23 @@ class CommandVerifier:
             issued_at=envelope.issued_at,
             expires_at=envelope.expires_at,
             envelope=data,
+            received_mono=received_mono,
         )
 
     def forget_at(self, command: VerifiedCommand) -> float:
         """The epoch second after which the replay check no longer needs `command.id`:
         from then on the command fails `expired` anyway."""
         return (command.expires_at + self._skew).timestamp()
+
+    def forget_mono(self, command: VerifiedCommand) -> float | None:
+        """The box's monotonic time after which the replay check no longer needs `command.id`,
+        whatever the wall clock does meanwhile: by then the floor (at least `issued_at` when
+        the command was verified, advanced on the monotonic clock) is past its expiry plus the
+        skew, so the command fails `expired`. None without the box's clock."""
+        if command.received_mono is None:
+            return None
+        valid_for = (command.expires_at - command.issued_at + self._skew).total_seconds()
+        return command.received_mono + valid_for + 1.0
 
     def _check_schema(self, data: Any) -> tuple[Envelope, CommandArgs]:
         if not isinstance(data, dict):
@@ -154,7 +188,11 @@ class CommandVerifier:
             ) from None
 
     def _check_validity(self, envelope: Envelope) -> None:
-        now = self._now()
+        if self._clock is None:
+            now, synced = self._now(), True
+        else:
+            epoch, synced = self._clock.expiry_time()
+            now = datetime.fromtimestamp(epoch, UTC)
         issued, expires = envelope.issued_at, envelope.expires_at
         problem = None
         if expires < issued:
@@ -164,9 +202,11 @@ class CommandVerifier:
         # Arithmetic on `now` only: the envelope's times may lie next to datetime.max.
         elif expires < now - self._skew:
             problem = f"expired at {envelope.expires_at.isoformat()}, now {now.isoformat()}"
-        elif issued > now + self._skew:
+        elif issued > now + self._skew and synced:
             # Skew is tolerated both ways; beyond it the clocks disagree. This also bounds how
             # long the replay check must remember an id: at most max_ttl_s + 2 * clock_skew_s.
+            # On a clock not synchronised the box cannot tell whose clock is wrong: it takes
+            # the command, and raises its floor to its issued_at (docs/time-and-storage.md).
             problem = f"issued in the future ({issued.isoformat()}, now {now.isoformat()})"
         if problem is not None:
             raise CommandRejected(RejectCode.EXPIRED, problem, envelope.id)

@@ -7,6 +7,7 @@ it returns; the outbox keeps records and replies, in order, until the broker's P
 from edge.store.errors import (
     StoreCorrupt,
     StoreError,
+    StoreFull,
     StoreNotFound,
     StoreNotWritable,
     StoreSchemaError,
@@ -18,8 +19,10 @@ from edge.store.store import (
     REPLIES_TOPIC,
     SYNC_STATE_KEY,
     OutboxItem,
+    RoomMade,
     Store,
     StoreReader,
+    StoreSpace,
     Transaction,
 )
 
@@ -29,13 +32,16 @@ __all__ = [
     "SCHEMA_VERSION",
     "SYNC_STATE_KEY",
     "OutboxItem",
+    "RoomMade",
     "Store",
     "StoreCorrupt",
     "StoreError",
+    "StoreFull",
     "StoreNotFound",
     "StoreNotWritable",
     "StoreReader",
     "StoreSchemaError",
+    "StoreSpace",
     "StoreValueError",
     "Transaction",
 ]

@@ -14,6 +14,10 @@ class StoreNotWritable(StoreError):
     """The store's file or its directory cannot be opened, created or written."""
 
 
+class StoreFull(StoreError):
+    """The store reached `storage.max_mb`, or its filesystem is full (SQLITE_FULL)."""
+
+
 class StoreNotFound(StoreError):
     """A read-only open of a store file that does not exist."""
 
@@ -47,4 +51,6 @@ def translate(exc: sqlite3.Error, path: Path, action: str) -> StoreError:
         return StoreNotWritable(message)
     if primary in _CORRUPT_CODES:
         return StoreCorrupt(message)
+    if primary == sqlite3.SQLITE_FULL:
+        return StoreFull(message)
     return StoreError(message)

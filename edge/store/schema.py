@@ -15,6 +15,7 @@ from edge.store.errors import StoreSchemaError
 Migration = Callable[[sqlite3.Connection], None]
 
 RECORD_SEQ_COUNTER: Final = "record_seq"
+EVENTS_DROPPED_COUNTER: Final = "events_dropped"
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -39,8 +40,17 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX commands_by_expiry ON commands (expires_at)")
 
 
+def _durable_events_v2(conn: sqlite3.Connection) -> None:
+    # The replay cache also forgets by the box's monotonic clock (NULL: by the wall clock only).
+    conn.execute("ALTER TABLE commands ADD COLUMN forget_mono REAL")
+    conn.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL)"
+    )
+    conn.execute("INSERT INTO counters (name, value) VALUES (?, 0)", (EVENTS_DROPPED_COUNTER,))
+
+
 # MIGRATIONS[n] takes the schema from user_version n to n + 1, inside one transaction.
-MIGRATIONS: Final[Sequence[Migration]] = (_create_v1,)
+MIGRATIONS: Final[Sequence[Migration]] = (_create_v1, _durable_events_v2)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

@@ -9,6 +9,11 @@ command, mutate the dict (after signing for bad_signature, or re-`sign` it for t
         --args '{"order_id": "o1"}' [--ttl 60]              # prints the signed envelope
     python -m sim.backend send --url mqtt://127.0.0.1:1883 --key backend.key \\
         --device car-0001 --type unlock --args '{"order_id": "o1"}'    # prints the reply
+        [--username U --password P] [--ca-file CA --cert-file C --key-file K] [--protocol 3.1.1]
+
+`send` exits 0 on an ok reply, 3 on another reply, 1 without one, 4 when the broker refuses
+the connection (CONNACK with an error code: a login or certificate it does not take), 2 when
+the broker cannot be reached or the arguments are wrong.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import base64
 import binascii
 import json
+import math
 import os
 import sys
 import uuid
@@ -233,6 +239,15 @@ class Backend:
         """The `raise` command (a Python keyword, hence the underscore)."""
         return self.command(device_id, "raise", {"order_id": order_id}, **times)
 
+    def configure(
+        self, device_id: str, settings: Mapping[str, Any], **times: Unpack[EnvelopeTimes]
+    ) -> dict[str, Any]:
+        """`settings`: dotted config keys and their values (docs/remote-config.md)."""
+        return self.command(device_id, "configure", {"settings": dict(settings)}, **times)
+
+
+EXIT_REFUSED = 4  # `send`: the broker refused the connection (login, certificate, ACL)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -248,7 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     sender = sub.add_parser("send", help="sign, publish to the box's broker, print the reply")
     sender.add_argument("--url", required=True, help="the broker: mqtt://host:port or mqtts://")
     sender.add_argument("--ca-file", type=Path, help="CA bundle for mqtts")
+    sender.add_argument("--cert-file", type=Path, help="client certificate (mTLS)")
+    sender.add_argument("--key-file", type=Path, help="the client certificate's key")
+    sender.add_argument("--username", help="MQTT username")
+    sender.add_argument("--password", help="MQTT password (or env EDGE_MQTT_PASSWORD)")
+    sender.add_argument("--client-id", help="MQTT client id (default send-<command id>)")
+    sender.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     sender.add_argument("--timeout", type=float, default=15, help="seconds to wait for a reply")
+    sender.add_argument(
+        "--message-expiry",
+        type=int,
+        help="MQTT 5 Message Expiry Interval in s (default: until the command expires)",
+    )
     for command in (signer, sender):
         command.add_argument("--key", required=True, type=Path)
         command.add_argument("--device", required=True, help="device_id")
@@ -288,13 +314,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def _send(options: argparse.Namespace, envelope: dict[str, Any]) -> int:
     from edge.mqtt.config import MqttConfig
-    from sim.send import send_and_wait
+    from sim.send import BrokerRefused, send_and_wait
 
     try:
-        config = MqttConfig(url=options.url, ca_file=options.ca_file)
-        reply = send_and_wait(config, envelope, options.timeout)
-    except (OSError, ValueError) as exc:
+        config = MqttConfig(
+            url=options.url,
+            ca_file=options.ca_file,
+            cert_file=options.cert_file,
+            key_file=options.key_file,
+            username=options.username,
+            password=options.password or os.environ.get("EDGE_MQTT_PASSWORD"),
+            client_id=options.client_id,
+            protocol=options.protocol,
+        )
+        expiry = options.message_expiry
+        if expiry is None:
+            expiry = math.ceil(options.ttl)
+        reply = send_and_wait(config, envelope, options.timeout, expiry)
+    except BrokerRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (OSError, ValueError) as exc:  # unreachable, TLS refused, bad files
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if reply is None:
         print(f"error: no reply to {envelope['id']} within {options.timeout} s", file=sys.stderr)

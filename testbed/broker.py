@@ -17,10 +17,10 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -55,7 +55,13 @@ class Mosquitto:
     """mosquitto as a child process; `start()`, `stop()`, `kill()`, `restart()` on one port."""
 
     def __init__(
-        self, workdir: Path, *, tls: TlsFiles | None = None, anonymous: bool = True
+        self,
+        workdir: Path,
+        *,
+        tls: TlsFiles | None = None,
+        anonymous: bool = True,
+        acl: str | None = None,
+        extra: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -63,10 +69,24 @@ class Mosquitto:
         self.port = free_port()
         self.tls = tls
         self.anonymous = anonymous
+        self.extra = tuple(extra)  # more lines for the listener, e.g. require_certificate true
         self.config_file = workdir / "mosquitto.conf"
         self.log_file = workdir / "mosquitto.log"
+        self.acl_file = workdir / "acl" if acl is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
+        if acl is not None:
+            self.set_acl(acl)
         self._write_config()
+
+    def set_acl(self, text: str) -> None:
+        """Writes the ACL file (mosquitto's acl_file syntax); `reload()` makes it count."""
+        assert self.acl_file is not None, "a broker made without an ACL keeps none"
+        self.acl_file.write_text(text)
+
+    def reload(self) -> None:
+        """SIGHUP: mosquitto reads its ACL file again (connections stay)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
 
     @property
     def url(self) -> str:
@@ -92,6 +112,9 @@ class Mosquitto:
                 f"certfile {self.tls.cert_file}",
                 f"keyfile {self.tls.key_file}",
             ]
+        if self.acl_file is not None:
+            lines.append(f"acl_file {self.acl_file}")
+        lines += self.extra
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
@@ -173,6 +196,14 @@ class Mosquitto:
         self.stop()
 
 
+class Broker(Protocol):
+    """Where a client connects: a Mosquitto, or another broker the tests start."""
+
+    host: str
+    port: int
+    tls: TlsFiles | None
+
+
 @dataclass(frozen=True)
 class Received:
     topic: str
@@ -203,11 +234,14 @@ class CloudClient:
 
     def __init__(
         self,
-        broker: Mosquitto,
+        broker: Broker,
         client_id: str = "cloud",
         *,
         clean_session: bool = False,
         subscribe: str = "fleet/v1/+/#",
+        username: str | None = None,
+        password: str | None = None,
+        client_cert: tuple[Path, Path] | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
@@ -216,8 +250,15 @@ class CloudClient:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session
         )
         self.client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)  # type: ignore[arg-type]
+        if username is not None:
+            self.client.username_pw_set(username, password)
         if broker.tls:
-            self.client.tls_set(ca_certs=str(broker.tls.ca_file))
+            cert, key = client_cert or (None, None)
+            self.client.tls_set(
+                ca_certs=str(broker.tls.ca_file),
+                certfile=None if cert is None else str(cert),
+                keyfile=None if key is None else str(key),
+            )
         self._subscribed = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -339,78 +380,11 @@ def retained(broker: Mosquitto, topic: str, timeout: float = 5.0) -> Any:
 
 
 def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
-    """A fresh CA and a server certificate it signed for `host` (an IP address SAN)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    """A fresh CA and a server certificate it signed for `host` (an IP address SAN), made by
+    deploy/mosquitto/make_certs.py."""
+    from testbed.fleet_broker import make_certs_module
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-
-    def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name("test CA"))
-        .issuer_name(name("test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name(host))
-        .issuer_name(ca_cert.subject)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.key_file.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
+    certs = make_certs_module()
+    certs.make_leaf(directory, "server", certs.make_ca(directory), server_host=host)
+    return TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,12 +22,15 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from edge.mqtt import MqttConfig, MqttLink  # noqa: E402
+from edge.mqtt.config import MqttConfig  # noqa: E402
+from edge.mqtt.link import MqttLink  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.timefmt import utc_now_rfc3339  # noqa: E402
+from edge.wire.fields import EventBody  # noqa: E402
 from testbed.waiting import wait_until_async  # noqa: E402
 
 VERSION = "0.1.0-test"
+PROTOCOL = os.environ.get("EDGE_TEST_MQTT_PROTOCOL", "5")
 
 
 def config(url: str, **overrides: Any) -> MqttConfig:
@@ -36,6 +40,7 @@ def config(url: str, **overrides: Any) -> MqttConfig:
         "reconnect_min_s": 0.05,
         "reconnect_max_s": 0.2,
         "keepalive_s": 10,
+        "protocol": PROTOCOL,
         **overrides,
     }
     return MqttConfig(**fields)
@@ -53,6 +58,8 @@ def make_link(
     on_command: Callable[[bytes], Awaitable[None]] = _ignore,
     outbox_window: int = 16,
     offline_events_max: int = 1000,
+    on_event: Callable[[EventBody], None] | None = None,
+    held_retry_s: float = 30.0,
     **config_overrides: Any,
 ) -> MqttLink:
     return MqttLink(
@@ -64,6 +71,8 @@ def make_link(
         on_command=on_command,
         outbox_window=outbox_window,
         offline_events_max=offline_events_max,
+        on_event=on_event,
+        held_retry_s=held_retry_s,
     )
 
 

@@ -121,6 +121,9 @@ def test_missing_hardware_is_retried_with_backoff_until_it_appears(
 
 
 def test_a_store_that_cannot_be_written_is_refused_at_start(tmp_path: Path) -> None:
+    # A file where the store's folder should be (say, an SD card not mounted yet): the agent
+    # says so, naming the path, serves nothing and tries again (no crash loop under systemd);
+    # a stop ends it with status 1, as a failed start.
     not_a_directory = tmp_path / "sd-card"
     not_a_directory.write_text("a file where the store's directory should be\n")
     config = tmp_path / "agent.toml"
@@ -131,14 +134,14 @@ def test_a_store_that_cannot_be_written_is_refused_at_start(tmp_path: Path) -> N
 
     agent = AgentProcess(config, wait_ready=False)
     try:
-        assert agent.proc.wait(timeout=20) == 1
+        unwritable = agent.wait_logged("agent.store_unwritable", timeout=20)
+        assert agent.proc.poll() is None  # not exited: it waits for its store
+        assert agent.stop() == 1
     finally:
         agent.kill()
-    unusable = agent.logged("agent.store_unusable")
-    assert len(unusable) == 1
-    assert unusable[0]["path"] == str(not_a_directory / "edge.db")
-    assert unusable[0]["level"] == "error"
-    assert unusable[0]["error"]
+    assert unwritable["path"] == str(not_a_directory / "edge.db")
+    assert unwritable["level"] == "error"
+    assert unwritable["error"]
     assert agent.logged("agent.ready") == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mqtt_agent import add_records, make_link, running
 
-from edge.mqtt import MqttSetupError
+from edge.mqtt.link import MqttSetupError
 from edge.store import Store
 from testbed.broker import CloudClient, Mosquitto, TlsFiles, make_tls_files
 from testbed.waiting import wait_until_async

@@ -111,6 +111,14 @@ def test_the_store_of_every_example_config_is_writable_under_the_unit(
     assert f"/var/lib/{service['StateDirectory'][0]}" == str(store_dir)
 
 
+def test_the_config_folder_is_writable_under_the_unit_for_configure(
+    service: dict[str, list[str]],
+) -> None:
+    assert str(Path(INSTALLED_CONFIG).parent) in service["ReadWritePaths"][0].split()
+    script = INSTALL.read_text()
+    assert 'install -d -m 0770 -o root -g "$SERVICE_USER" "$CONFIG_DIR"' in script
+
+
 def test_the_install_script_installs_what_the_unit_runs() -> None:
     script = INSTALL.read_text()
     assert INSTALL.stat().st_mode & 0o111, "scripts/install-service is not executable"

@@ -1,6 +1,4 @@
-"""The box's MQTT link: status, telemetry, events, the durable outbox and commands."""
+"""The box's MQTT link: status, telemetry, events, the durable outbox and commands.
 
-from edge.mqtt.config import MqttConfig
-from edge.mqtt.link import LinkCounters, MqttLink, MqttSetupError
-
-__all__ = ["LinkCounters", "MqttConfig", "MqttLink", "MqttSetupError"]
+Import from the modules (`edge.mqtt.link`, `edge.mqtt.config`, ...): this package imports
+nothing, so reading the config (`edge.mqtt.config`) does not pull in paho and the store."""

@@ -38,6 +38,10 @@ class Topics:
     def commands(self) -> str:
         return f"{self.prefix}/commands"
 
+    @property
+    def probe(self) -> str:
+        return f"{self.prefix}/probe"
+
     def outbox(self, suffix: str) -> str:
         """The topic of an outbox item (`records` or `replies`)."""
         if suffix not in OUTBOX_SUFFIXES:

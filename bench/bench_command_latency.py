@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,46 +213,67 @@ def reply_status(store: Store, after_id: int, command_id: str) -> tuple[str, int
     return "no reply", last
 
 
-async def measure(workdir: Path, count: int) -> list[Sample]:
-    backend = Backend()
+class RunningCar:
+    """The box and its car, booked: `command()` times one unlock or lock."""
+
+    def __init__(self, box: VehicleBox, verifier: CommandVerifier, backend: Backend) -> None:
+        self.box = box
+        self._store = box.services.store
+        log = structlog.get_logger(component="commands")
+        self.gate = CommandGate(verifier, self._store, box, lambda: None, log)
+        self._backend = backend
+        self._stopwatch = Stopwatch(box, self._store, verifier)
+        self._last_id = 0
+        self._sent = 0
+
+    async def book(self) -> None:
+        booking = self._backend.start_rental(DEVICE, "o-1", "bench", TARIFF)
+        await self.gate.handle(_raw(booking))
+        status, self._last_id = reply_status(self._store, 0, booking["id"])
+        if status != "ok":
+            raise RuntimeError(f"start_rental replied {status}")
+        await asyncio.sleep(RESPONSE_TIMEOUT_S + 0.2)  # the DTC read nobody answers
+
+    async def command(self) -> Sample:
+        """After a random pause, an unlock (or a lock, every other time), timed."""
+        await asyncio.sleep(random.uniform(0, MAX_PAUSE_S))
+        n, self._sent = self._sent, self._sent + 1
+        build = self._backend.unlock if n % 2 == 0 else self._backend.lock
+        envelope = build(DEVICE, "o-1", expires_in_s=600)
+        raw = _raw(envelope)
+        sample = self._stopwatch.start()
+        await self.gate.handle(raw)
+        await self.box.finish(OPERATION_TIMEOUT_S)
+        sample.finished = time.perf_counter()
+        status, self._last_id = reply_status(self._store, self._last_id, envelope["id"])
+        if status != "ok":
+            raise RuntimeError(f"command {n} ({envelope['type']}) replied {status}")
+        return sample
+
+
+@contextlib.asynccontextmanager
+async def running_car(workdir: Path, backend: Backend) -> AsyncIterator[RunningCar]:
+    """A VehicleBox with its fake car on a virtual bus, ready and booked for order o-1."""
     channel = f"bench-cmd-{os.getpid()}"
     with vehicle_box(workdir, channel, backend.keys.public_key_b64) as (box, config):
-        store = box.services.store
-        verifier = CommandVerifier.for_config(config)
-        log = structlog.get_logger(component="commands")
-        gate = CommandGate(verifier, store, box, lambda: None, log)
         car = FakeBodyController(box.codec, channel)
         ready = asyncio.Event()
         tasks = [asyncio.create_task(box.run(ready)), asyncio.create_task(car.run())]
         try:
             await asyncio.wait_for(ready.wait(), 5)
             await asyncio.sleep(0.3)  # the box has seen every status message
-            stopwatch = Stopwatch(box, store, verifier)
-            booking = backend.start_rental(DEVICE, "o-1", "bench", TARIFF)
-            await gate.handle(_raw(booking))
-            status, last_id = reply_status(store, 0, booking["id"])
-            if status != "ok":
-                raise RuntimeError(f"start_rental replied {status}")
-            await asyncio.sleep(RESPONSE_TIMEOUT_S + 0.2)  # the DTC read nobody answers
-            samples: list[Sample] = []
-            for n in range(count):
-                await asyncio.sleep(random.uniform(0, MAX_PAUSE_S))
-                build = backend.unlock if n % 2 == 0 else backend.lock
-                envelope = build(DEVICE, "o-1", expires_in_s=600)
-                raw = _raw(envelope)
-                sample = stopwatch.start()
-                await gate.handle(raw)
-                await box.finish(OPERATION_TIMEOUT_S)
-                sample.finished = time.perf_counter()
-                status, last_id = reply_status(store, last_id, envelope["id"])
-                if status != "ok":
-                    raise RuntimeError(f"command {n} ({envelope['type']}) replied {status}")
-                samples.append(sample)
-            return samples
+            running = RunningCar(box, CommandVerifier.for_config(config), backend)
+            await running.book()
+            yield running
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def measure(workdir: Path, count: int) -> list[Sample]:
+    async with running_car(workdir, Backend()) as car:
+        return [await car.command() for _ in range(count)]
 
 
 def _raw(envelope: dict[str, Any]) -> bytes:

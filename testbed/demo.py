@@ -20,6 +20,7 @@ TARIFF = {
     "currency": "EUR",
 }
 ORDER = "order-2026-0042"
+PAGE_PASSWORD = "demo-page-password"  # `scripts/demo --page`: the installer's page's password
 _started = time.monotonic()
 
 
@@ -34,11 +35,33 @@ def expect_ok(reply: dict[str, Any], what: str) -> dict[str, Any]:
     return reply
 
 
-def vehicle_rental(workdir: Path) -> None:
+def page_settings(page: bool) -> dict[str, dict[str, Any]]:
+    """The [diagnostics] section of `scripts/demo --page`: the page on a free loopback port."""
+    if not page:
+        return {}
+    from edge.diagnostics.password import hash_password
+
+    password_hash = hash_password(PAGE_PASSWORD)
+    return {"diagnostics": {"enabled": True, "port": 0, "password_hash": password_hash}}
+
+
+def show_page(rig: BoxRig, page: bool, what: str) -> None:
+    """With --page: where the installer's page is, and a pause to open it before `what`."""
+    if not page or rig.agent is None:
+        return
+    url = rig.agent.wait_logged("diagnostics.listening", timeout=15)["url"]
+    say(f"installer's page: {url}  password: {PAGE_PASSWORD}")
+    input(f"    open it, log in, then press Enter to {what} ")
+
+
+def vehicle_rental(workdir: Path, page: bool = False) -> None:
     say("starting a private mosquitto, the car simulator (CAN over SLCAN on a pty) and the agent")
-    with BoxRig(workdir / "vehicle", "vehicle", device_id="car-0001") as rig:
+    with BoxRig(
+        workdir / "vehicle", "vehicle", device_id="car-0001", box_settings=page_settings(page)
+    ) as rig:
         rig.start_agent()
         say(f"agent ready: car-0001 on {rig.sim.connect['channel']}, broker {rig.broker.url}")
+        show_page(rig, page, "walk the rental")
         first = rig.telemetry(lambda t: t["fuel_pct"] is not None and t["odometer_km"] is not None)
         say(
             f"    telemetry: lock {first['lock']}, fuel {first['fuel_pct']} %, "
@@ -67,7 +90,11 @@ def vehicle_rental(workdir: Path) -> None:
         say(f"    telemetry while driving (time-lapse): {moving['speed_kmh']} km/h")
         rig.sim.wait_event("drive", timeout=30, done=True)
         rig.sim.send(op="engine", running=False)
-        parked = rig.telemetry(lambda t: t["engine_running"] is False)
+        # A time-lapse drive is faster than any car: the box drops the odometer's jump as
+        # implausible until five readings in a row agree (edge/can/signals.py), then trusts it.
+        parked = rig.telemetry(
+            lambda t: t["engine_running"] is False and t["odometer_km"] is not None, timeout=30
+        )
         say(f"    parked: odometer {parked['odometer_km']} km, fuel {parked['fuel_pct']} %")
 
         say("cloud -> lock (a stop on the way)")
@@ -84,10 +111,12 @@ def vehicle_rental(workdir: Path) -> None:
             f"charges: time {charges['time_cents']} + fuel {charges['fuel_cents']} = "
             f"{charges['total_cents']} {charges['currency']} cents"
         )
+        if page:
+            input("    press Enter to stop the car and go on to the cabinet ")
         say("stopping everything")
 
 
-def cabinet_rental(workdir: Path) -> None:
+def cabinet_rental(workdir: Path, page: bool = False) -> None:
     order, reservation = "order-2026-0043", "res-2026-0043"
     say(
         "starting a private mosquitto, the cabinet simulator (3 slot boards of 16 slots on one "
@@ -97,10 +126,11 @@ def cabinet_rental(workdir: Path) -> None:
         workdir / "cabinet",
         "cabinet",
         device_id="cab-0042",
-        box_settings={"cabinet": {"boards": [1, 2, 3]}},
+        box_settings={"cabinet": {"boards": [1, 2, 3]}, **page_settings(page)},
     ) as rig:
         rig.start_agent()
         say(f"agent ready: cab-0042 on {rig.sim.connect['port']}, broker {rig.broker.url}")
+        show_page(rig, page, "rent and return banks")
         first = rig.telemetry(lambda t: all(s["state"] != "unknown" for s in t["slots"]))
         stock = [s for s in first["slots"] if s["bank_id"] is not None]
         say(
@@ -152,13 +182,17 @@ def cabinet_rental(workdir: Path) -> None:
         back = rig.wait_record("bank_in", slot=into)
         say(f"    record bank_in seq {back['seq']}:")
         print(json.dumps(back, indent=2), flush=True)
+        if page:
+            input("    press Enter to stop the cabinet ")
         say("stopping everything")
 
 
 def main() -> int:
+    # --page: the installer's page on each box, with a pause to open it (docs/diagnostics.md)
+    page = "--page" in sys.argv[1:]
     with tempfile.TemporaryDirectory(prefix="fleet-edge-demo-") as tmp:
-        vehicle_rental(Path(tmp))
-        cabinet_rental(Path(tmp))
+        vehicle_rental(Path(tmp), page)
+        cabinet_rental(Path(tmp), page)
     say("demo done")
     return 0
 

@@ -40,6 +40,7 @@ class CabinetRig(BoxRig):
         sim_args: tuple[str, ...] = SIM_ARGS,
         cabinet: dict[str, Any] | None = None,
         start: bool = True,
+        sections: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         try:
             super().__init__(
@@ -50,6 +51,7 @@ class CabinetRig(BoxRig):
                 box_settings={
                     "cabinet": {**CABINET, **(cabinet or {})},
                     "telemetry": {"interval_s": TELEMETRY_S},
+                    **(sections or {}),
                 },
             )
             if start:

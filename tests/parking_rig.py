@@ -28,6 +28,7 @@ class ParkingRig(BoxRig):
         *,
         sim_args: tuple[str, ...] = (),
         parking: dict[str, Any] | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         try:
             super().__init__(
@@ -38,6 +39,7 @@ class ParkingRig(BoxRig):
                 box_settings={
                     "parking": {"move_timeout_s": MOVE_TIMEOUT_S, **(parking or {})},
                     "telemetry": {"interval_s": TELEMETRY_S},
+                    **(sections or {}),
                 },
             )
             self.start_agent()

@@ -11,23 +11,27 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, JsonValue
 
 from edge.clock import BoxClock, Now
+from edge.command_channel import reply_via
 from edge.commands import CommandReply, VerifiedCommand
 from edge.config import AgentConfig
 from edge.intents import (
     CancelTimer,
     HardwareIntent,
     Intent,
+    OffTimeCounted,
     RaiseEvent,
     Reply,
     StartTimer,
     TimerFired,
     WriteRecord,
 )
-from edge.store import Store, Transaction
+from edge.storage import StorageGuard
+from edge.store import Store, StoreError, Transaction
 from edge.wire.fields import EventBody, JsonObject, WireModel
 from edge.wire.telemetry import Telemetry
 
 Remember = Callable[[Transaction], None]
+Durable = list[WriteRecord | Reply]
 
 
 @dataclass
@@ -41,6 +45,7 @@ class BoxServices:
     publish_event: Callable[[str, EventBody], None]  # (ts, event)
     telemetry_changed: Callable[[], None]
     logger: Any
+    storage: StorageGuard | None = None  # the agent's; None: a failed write raises
 
 
 class Box(ABC):
@@ -64,6 +69,11 @@ class Box(ABC):
     async def finish(self, timeout_s: float) -> None:  # noqa: B027 - optional hook
         """Let commands in flight complete before shutdown, waiting at most `timeout_s`."""
 
+    def in_use(self) -> str | None:
+        """The rental, reservation or parking session running now, named for the log (None
+        when there is none): settings that would change how it is handled wait for its end."""
+        return None
+
 
 class IntentRunner:
     """Carries out a pure controller's intents the same way for every kind of box.
@@ -71,6 +81,12 @@ class IntentRunner:
     The durable part comes first: the controller's snapshot, its records and replies, and the
     command's replay entry commit in ONE transaction. Only then are timers set, events
     published and the kind's hardware intents (`on_hardware`) carried out.
+
+    A store that cannot take the batch (with a storage guard): stored events are dropped, then
+    the store's spare room given up, to make room and the batch tried again; if it still fails
+    (read-only, I/O error), the batch's records, replies and replay entry are held in memory
+    and written first by the next batch that commits (or when the guard sees writes work
+    again), and its hardware intents are NOT carried out.
     """
 
     def __init__(
@@ -88,14 +104,22 @@ class IntentRunner:
         self._on_timer = on_timer
         self._on_hardware = on_hardware
         self._persisted: JsonValue = saved
+        self._persisted_model: BaseModel | None = None  # the snapshot `_persisted` was dumped from
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._log = services.logger
+        self._held: list[tuple[Durable, Remember | None, Now]] = []
 
     def carry_out(self, intents: Sequence[Intent], remember: Remember | None, now: Now) -> None:
-        snapshot = self._snapshot().model_dump(mode="json")
+        model = self._snapshot()
         durable = [i for i in intents if isinstance(i, WriteRecord | Reply)]
-        if durable or remember is not None or snapshot != self._persisted:
-            self._persist(snapshot, durable, remember, now)
+        must_write = bool(durable) or remember is not None or bool(self._held)
+        # A controller that hands back the very snapshot object already durable has not changed.
+        if must_write or model is not self._persisted_model:
+            snapshot = model.model_dump(mode="json")
+            if not must_write and snapshot == self._persisted:
+                self._persisted_model = model
+            elif not self._persist_or_hold(model, snapshot, durable, remember, now):
+                intents = [i for i in intents if not isinstance(i, HardwareIntent)]
         for intent in intents:
             if isinstance(intent, StartTimer):
                 self._start_timer(intent.name, intent.seconds)
@@ -132,44 +156,87 @@ class IntentRunner:
         self._timers.pop(name, None)
         self._on_timer(name)
 
-    def _persist(
+    def flush(self) -> None:
+        """Writes what a failed batch left in memory, with the current snapshot."""
+        if self._held:
+            model = self._snapshot()
+            snapshot = model.model_dump(mode="json")
+            self._persist_or_hold(model, snapshot, [], None, self._services.clock.now())
+
+    def _persist_or_hold(
         self,
+        model: BaseModel,
         snapshot: JsonValue,
         durable: list[WriteRecord | Reply],
         remember: Remember | None,
         now: Now,
+    ) -> bool:
+        """True once the batch (and any held before it) is durable; False when it is held."""
+        storage = self._services.storage
+        batches = [*self._held, (durable, remember, now)]
+        if storage is None:
+            self._persist(model, snapshot, batches)
+            return True
+        try:
+            self._services.store.with_room(lambda: self._persist(model, snapshot, batches))
+        except StoreError as exc:
+            storage.write_failed(exc)
+            self._held = batches
+            return False
+        self._held = []
+        return True
+
+    def _persist(
+        self,
+        model: BaseModel,
+        snapshot: JsonValue,
+        batches: list[tuple[Durable, Remember | None, Now]],
     ) -> None:
-        written: list[tuple[WireModel, JsonObject]] = []
         with self._services.store.transaction() as tx:
-            if remember is not None:
-                remember(tx)
+            written = [self._write(tx, *batch) for batch in batches]
             tx.put_state(self._state_key, snapshot)
-            for intent in durable:
-                if isinstance(intent, WriteRecord):
-                    body = intent.record
-                    record = tx.add_record(
-                        body.record_type, body, ts=now.wall, clock_synced=now.clock_synced
-                    )
-                    written.append((body, record))
-                    self._log.info("record.written", type=body.record_type, seq=record["seq"])
-                    continue
-                reply = CommandReply(
-                    command_id=intent.command_id,
-                    status=intent.status,
-                    code=intent.code,
-                    detail=intent.detail or "",
-                    result=_reply_result(intent, written),
-                )
-                tx.add_reply(reply)
-                self._log.info(
-                    "command.replied",
-                    command_id=intent.command_id,
-                    status=intent.status,
-                    code=None if intent.code is None else intent.code.value,
-                )
-        self._persisted = snapshot
-        if durable:
+        self._persisted, self._persisted_model = snapshot, model
+        if any(written):
             self._services.outbox_changed()
+
+    def _write(
+        self,
+        tx: Transaction,
+        durable: list[WriteRecord | Reply],
+        remember: Remember | None,
+        now: Now,
+    ) -> bool:
+        written: list[tuple[WireModel, JsonObject]] = []
+        if remember is not None:
+            remember(tx)
+        for intent in durable:
+            if isinstance(intent, WriteRecord):
+                body = intent.record
+                record = tx.add_record(
+                    body.record_type,
+                    body,
+                    ts=now.wall,
+                    clock_synced=now.clock_synced and intent.synced,
+                )
+                written.append((body, record))
+                self._log.info("record.written", type=body.record_type, seq=record["seq"])
+                continue
+            reply = CommandReply(
+                command_id=intent.command_id,
+                status=intent.status,
+                code=intent.code,
+                detail=intent.detail or "",
+                result=_reply_result(intent, written),
+                via=reply_via(tx, intent.command_id),
+            )
+            tx.add_reply(reply)
+            self._log.info(
+                "command.replied",
+                command_id=intent.command_id,
+                status=intent.status,
+                code=None if intent.code is None else intent.code.value,
+            )
+        return bool(durable)
 
 
 def _reply_result(reply: Reply, written: list[tuple[WireModel, JsonObject]]) -> JsonObject | None:
@@ -218,6 +285,9 @@ class ControllerBox(Box, Generic[C]):
             saved=saved,
         )
         self._view = controller.view()
+        self.services.clock.on_off_time.append(lambda s: self._apply(OffTimeCounted(s)))
+        if self.services.storage is not None:
+            self.services.storage.on_writable.append(self.runner.flush)
 
     def _resume_once(self) -> None:
         """After a restart: what the restored controller owes (replies to commands that were
@@ -240,7 +310,7 @@ class ControllerBox(Box, Generic[C]):
         self.runner.carry_out(intents, remember, at or self.services.clock.now())
         self._carried_out()
         view = self.controller.view()
-        if view != self._view:
+        if view is not self._view and view != self._view:
             self._view = view
             self.services.telemetry_changed()
 

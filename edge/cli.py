@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge.config import AgentConfig, ConfigError, load_config, summary
+from edge.config import AgentConfig, ConfigError, load_config, profile_notes, summary
 from edge.store import StoreError
 from edge.version import agent_version
 
@@ -34,11 +34,20 @@ def _parser() -> argparse.ArgumentParser:
     outbox.add_argument("--config", required=True, type=Path, metavar="FILE")
     outbox.add_argument("--limit", type=int, default=100, metavar="N", help="default 100")
     outbox.add_argument("--json", action="store_true", help="one JSON object")
+    sub.add_parser(
+        "hash-password",
+        help="read a password for the installer's page (twice on a terminal, else one line"
+        " of stdin) and print the hash for [diagnostics] password_hash",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "hash-password":
+        from edge.diagnostics.password_prompt import hash_password_command
+
+        return hash_password_command()
     path: Path = args.file if args.command == "check-config" else args.config
     try:
         config = load_config(path)
@@ -48,11 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "check-config":
         print(summary(config))
+        for note in profile_notes(config):
+            print(note, file=sys.stderr)
         return 0
     if args.command == "run":
         from edge.agent import run_agent
 
-        return run_agent(config)
+        return run_agent(config, path)
     try:
         return _report(args, config)
     except StoreError as exc:

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from can.interfaces import VALID_INTERFACES
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import (
     AfterValidator,
@@ -27,12 +26,13 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
+from edge.diagnostics.password import parse_hash
 from edge.identity import BOX_KINDS, BoxKind, DeviceId
 from edge.mqtt.config import MqttConfig
-from firmware_protocol.can import ProfileError, load_profile
 
 
 def decode_public_key(text: str) -> Ed25519PublicKey:
@@ -82,6 +82,18 @@ class SecurityConfig(_Section):
 
 class StorageConfig(_Section):
     path: Annotated[Path, Field(strict=False)]
+    # The most the store may use (docs/time-and-storage.md); unset: the disk is the limit.
+    max_mb: float | None = Field(default=None, gt=0, le=1_000_000)
+    max_events: int = Field(default=1000, ge=1, le=1_000_000)  # events waiting for the broker
+
+
+class ClockConfig(_Section):
+    """`[clock]`: where the box learns that its wall clock is synchronised."""
+
+    # A file whose existence says so (e.g. one an NTP client's hook writes); unset: the kernel
+    # (adjtimex) and systemd-timesyncd say.
+    synced_file: Annotated[Path | None, Field(strict=False)] = None
+    boot_id_file: Annotated[Path, Field(strict=False)] = Path("/proc/sys/kernel/random/boot_id")
 
 
 class TelemetryConfig(_Section):
@@ -98,6 +110,8 @@ def _check_can_interface(name: str) -> str:
             "udp_multicast is refused: its CAN traffic goes out on the network and can leave "
             "the machine; use socketcan, slcan or virtual"
         )
+    from can.interfaces import VALID_INTERFACES  # python-can only for a box with a CAN bus
+
     if name not in VALID_INTERFACES:
         raise ValueError(f"unknown python-can interface {name!r}")
     return name
@@ -120,12 +134,41 @@ class CanConfig(_Section):
 
 
 def _check_profile(name_or_path: str) -> str:
+    from firmware_protocol.can import ProfileError, ProfileProblems, load_profile
+
     try:
         load_profile(name_or_path)
+    except ProfileProblems:
+        return name_or_path  # each problem gets its own line: see profile_problems
     except ProfileError as exc:
         where = "" if exc.key == "profile" else f"{exc.key}: "
         raise ValueError(f"{where}{exc.problem}") from None
     return name_or_path
+
+
+def profile_problems(name_or_path: str) -> list[str]:
+    """One line per problem of the vehicle's signal profile, checked against its DBC."""
+    from firmware_protocol.can import ProfileError, ProfileProblems, VehicleCodec
+
+    try:
+        VehicleCodec.load(name_or_path)
+    except ProfileProblems as exc:
+        return [f"vehicle.profile: {problem}" for problem in exc.problems]
+    except ProfileError as exc:
+        where = "" if exc.key == "profile" else f"{exc.key}: "
+        return [f"vehicle.profile: {where}{exc.problem}"]
+    return []
+
+
+def profile_notes(config: AgentConfig) -> list[str]:
+    """What check-config tells beside a valid vehicle profile, one line each: what the car
+    lacks, DBC messages it skips, cycle times it assumes."""
+    if config.vehicle is None:
+        return []
+    from firmware_protocol.can import VehicleCodec
+
+    codec = VehicleCodec.load(config.vehicle.profile)
+    return [f"note: vehicle.profile: {note}" for note in codec.notes]
 
 
 class VehicleConfig(_Section):
@@ -178,16 +221,53 @@ class ParkingConfig(_Section):
     serial: SerialConfig = Field(default_factory=SerialConfig)
 
 
+def _check_password_hash(text: str) -> str:
+    if text:
+        parse_hash(text)
+    return text
+
+
+class DiagnosticsConfig(_Section):
+    """The installer's page (docs/diagnostics.md): off unless enabled, on loopback by default."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (logged)
+    password_hash: Annotated[str, AfterValidator(_check_password_hash)] = ""
+    session_ttl_s: float = Field(default=1800, gt=0, le=86_400)
+    login_attempts_per_minute: int = Field(default=5, ge=1, le=1000)
+    update_interval_s: float = Field(default=1.0, ge=0.05, le=60)
+
+    @model_validator(mode="after")
+    def _password_when_enabled(self) -> DiagnosticsConfig:
+        if self.enabled and not self.password_hash:
+            raise ValueError(
+                "password_hash: needed when enabled (make one with `edge-agent hash-password`)"
+            )
+        return self
+
+
+class RemoteConfigSection(_Section):
+    """`[config]`: how `configure` from the cloud is applied (docs/remote-config.md)."""
+
+    # The box must be ready and connected this soon after applying new settings, else it
+    # returns to the previous config by itself.
+    rollback_s: float = Field(default=120.0, gt=0, le=86_400)
+
+
 class AgentConfig(_Section):
     device: DeviceConfig
     mqtt: MqttConfig
     security: SecurityConfig
     storage: StorageConfig
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     vehicle: VehicleConfig | None = None
     cabinet: CabinetConfig | None = None
     parking: ParkingConfig | None = None
+    config: RemoteConfigSection = Field(default_factory=RemoteConfigSection)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
 
 
 def load_config(path: str | Path) -> AgentConfig:
@@ -221,6 +301,8 @@ def validate_config(data: Mapping[str, Any]) -> AgentConfig:
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors(include_url=False)]
     problems += _kind_section_problems(data)
+    if config is not None and config.vehicle is not None and not problems:
+        problems += profile_problems(config.vehicle.profile)
     if problems or config is None:
         raise ConfigError(problems)
     return config

@@ -8,7 +8,8 @@ SnapshotError.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
@@ -50,6 +51,26 @@ def restore_snapshot(model: type[S], saved: JsonValue, version: int, kind: str) 
         raise SnapshotError(f"malformed {kind} snapshot: {error}") from error
 
 
+T = TypeVar("T")
+
+
+class Memo(Generic[T]):
+    """The value last built from some inputs, built again only when they change: a controller's
+    snapshot or view comes back as the very same object while nothing in it changed, which the
+    box then recognises by identity (no dump, no comparison)."""
+
+    def __init__(self) -> None:
+        self._memo: tuple[tuple[Hashable, ...], T] | None = None
+
+    def get(self, inputs: tuple[Hashable, ...], build: Callable[[], T]) -> T:
+        memo = self._memo
+        if memo is not None and memo[0] == inputs:
+            return memo[1]
+        value = build()
+        self._memo = (inputs, value)
+        return value
+
+
 class ControllerBase:
     """The outbox a pure controller fills while it handles one input, and the reply helpers."""
 
@@ -82,8 +103,9 @@ class ControllerBase:
     ) -> None:
         self._outbox.append(Reply(command_id, "failed", code, detail, result))
 
-    def _record(self, record: RecordBody) -> None:
-        self._outbox.append(WriteRecord(record))
+    def _record(self, record: RecordBody, synced: bool = True) -> None:
+        """`synced`: the record's earlier wall-clock times were all taken on a synced clock."""
+        self._outbox.append(WriteRecord(record, synced))
 
     def _event(self, event: EventBody) -> None:
         self._outbox.append(RaiseEvent(event))

@@ -33,10 +33,22 @@ class TimerFired:
 
 
 @dataclass(frozen=True)
+class OffTimeCounted:
+    """An input for every controller: the wall clock synchronised later in the boot, and the
+    time the box was off (`seconds`) is now counted (edge.clock.Now.since); deadlines that
+    wait on timers may have come closer."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class WriteRecord:
-    """A metered record (contract section 4); the store adds the common fields."""
+    """A metered record (contract section 4); the store adds the common fields. `synced`:
+    every wall-clock time the record carries besides `ts` was taken on a synchronised clock
+    (its `clock_synced` is true only when that holds and the clock is synchronised now)."""
 
     record: RecordBody
+    synced: bool = True
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 # systemd-analyze checks the unit in systemd/ (it runs nothing; fine inside a container).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# The power-cut filesystem of the tests and scripts/campaign (testbed/powercut) runs on FUSE 3;
+# the fake wall clock (testbed/fakeclock) is built with the C compiler.
+command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
+ldconfig -p 2>/dev/null | grep -q 'libfuse3\.so' || missing+=(libfuse3-3)
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# The installer's page is tested in a real browser (Playwright drives this one, headless).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing OS packages: ${missing[*]}"
     as_root apt-get update -qq

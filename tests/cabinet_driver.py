@@ -11,7 +11,7 @@ from vehicle_driver import wall
 from edge.cabinet.controller import CabinetController
 from edge.cabinet.inputs import CabinetInput, InventoryRead, SlotReading
 from edge.cabinet.telemetry import SlotView
-from edge.clock import Now
+from edge.clock import Now, OffTime
 from edge.intents import Intent, Reply
 from firmware_protocol.slotboard import LockState, SlotFault
 
@@ -60,13 +60,15 @@ class Cabinet:
     def __init__(self, stock: dict[int, tuple[str, int]] | None = None) -> None:
         self.controller = CabinetController(SLOTS, MIN_CHARGE, TAKE_TIMEOUT_S)
         self.mono = 1000.0
+        self.synced = True
+        self.off_times: tuple[OffTime, ...] = ()  # counted so far (edge.clock.Now.since)
         self.counter = 0
         if stock is not None:
             self.send(self.inventory(stock))
 
     @property
     def now(self) -> Now:
-        return Now(self.mono, wall(self.mono), True)
+        return Now(self.mono, wall(self.mono), self.synced, self.off_times)
 
     @staticmethod
     def inventory(stock: dict[int, tuple[str, int]]) -> InventoryRead:

@@ -24,6 +24,7 @@ from edge.wire.messages import (
     RECORD_MODELS,
     TELEMETRY_MODELS,
 )
+from edge.wire.probe import Probe
 from edge.wire.status import StatusOffline, StatusOnline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +39,7 @@ CONTRACT = {  # suffix: (address, action from the box's side, QoS, retained)
     "records": (TOPICS.outbox("records"), "send", 1, False),
     "commands": (TOPICS.commands, "receive", 1, False),
     "replies": (TOPICS.outbox("replies"), "send", 1, False),
+    "probe": (TOPICS.probe, "send", 1, False),  # (1.1) and the box receives its own
 }
 MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "status": {"online": StatusOnline, "offline": StatusOffline},
@@ -46,6 +48,7 @@ MODELS: dict[str, dict[str, type[BaseModel]]] = {
     "records": dict(RECORD_MODELS),
     "commands": dict(COMMAND_MODELS),
     "replies": {"reply": CommandReply},
+    "probe": {"probe": Probe},
 }
 
 
@@ -90,9 +93,13 @@ def test_it_is_an_asyncapi_3_document_of_this_version(document: dict[str, Any]) 
     assert document["info"]["version"] == agent_version()
     assert document["info"]["title"]
     assert document["defaultContentType"] == "application/json"
-    assert {name: s["protocol"] for name, s in document["servers"].items()} == {
-        "mqtt": "mqtt",
-        "mqtts": "secure-mqtt",
+    assert {
+        name: (s["protocol"], s["protocolVersion"]) for name, s in document["servers"].items()
+    } == {
+        "mqtt": ("mqtt", "5"),
+        "mqtts": ("secure-mqtt", "5"),
+        "mqtt-3.1.1": ("mqtt", "3.1.1"),
+        "mqtts-3.1.1": ("secure-mqtt", "3.1.1"),
     }
     for server in document["servers"].values():
         will = server["bindings"]["mqtt"]["lastWill"]

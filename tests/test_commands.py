@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given
@@ -25,6 +25,7 @@ from edge.commands import (
     RejectCode,
     canonical_json,
 )
+from edge.commands.args import EVERY_KIND
 from edge.commands.verify import MAX_COMMAND_BYTES
 from edge.config import BoxKind
 from edge.vehicle.commands import StartRentalArgs
@@ -44,13 +45,13 @@ BACKEND = Backend(BackendKeys.generate(), now=lambda: NOW)
 IMPOSTOR = Backend(BackendKeys.generate(), now=lambda: NOW)
 
 
-def verifier(kind: BoxKind = "vehicle", device_id: str = CAR) -> CommandVerifier:
+def verifier(kind: BoxKind | Literal["every"] = "vehicle", device_id: str = CAR) -> CommandVerifier:
     return CommandVerifier(
         device_id=device_id,
         public_key=BACKEND.keys.public_key,
         clock_skew_s=SKEW_S,
         max_ttl_s=MAX_TTL_S,
-        allowed_types=COMMAND_TYPES[kind],
+        allowed_types=COMMAND_TYPES["vehicle" if kind == EVERY_KIND else kind],
         now=lambda: NOW,
     )
 
@@ -86,6 +87,10 @@ GOOD: dict[str, Callable[[str], dict[str, Any]]] = {
     "set_slot": lambda dev: BACKEND.set_slot(dev, 3, False),
     "lower": lambda dev: BACKEND.lower(dev, "o1"),
     "raise": lambda dev: BACKEND.raise_(dev, "o1"),
+    "test_eject": lambda dev: BACKEND.command(dev, "test_eject", {"slot": 3}),
+    "test_move": lambda dev: BACKEND.command(dev, "test_move", {"direction": "lower"}),
+    "test_lock_pulse": lambda dev: BACKEND.command(dev, "test_lock_pulse", {"action": "unlock"}),
+    "configure": lambda dev: BACKEND.configure(dev, {"telemetry.interval_s": 5}),
 }
 
 

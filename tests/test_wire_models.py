@@ -24,13 +24,14 @@ from edge.cabinet.box import CabinetBox
 from edge.cabinet.inputs import (
     BankInserted,
     BankRemoved,
+    InstallerEject,
     InventoryRead,
     LockChanged,
     Rent,
     Reserve,
     SetSlot,
 )
-from edge.cabinet.records import BankIn, BankOut
+from edge.cabinet.records import BankIn, BankOut, InstallerEjected
 from edge.cabinet.telemetry import CabinetTelemetry
 from edge.clock import BoxClock, Now
 from edge.config import AgentConfig, validate_config
@@ -41,18 +42,25 @@ from edge.parking.box import ParkingBox
 from edge.parking.controller import ParkingController
 from edge.parking.inputs import (
     GroundLockFaultChanged,
+    InstallerMove,
     LockStatus,
     Lower,
     OccupancyChanged,
     PositionChanged,
     Raise,
 )
-from edge.parking.records import ParkingEnded, ParkingStarted
+from edge.parking.records import InstallerMoved, ParkingEnded, ParkingStarted
 from edge.parking.telemetry import ParkingTelemetry
 from edge.store import Store
 from edge.vehicle.box import VehicleBox
-from edge.vehicle.inputs import SetService, Signals, StartRental, TroubleCodes
-from edge.vehicle.records import RentalEnded, RentalStarted
+from edge.vehicle.inputs import (
+    InstallerLockPulse,
+    SetService,
+    Signals,
+    StartRental,
+    TroubleCodes,
+)
+from edge.vehicle.records import InstallerLockPulsed, RentalEnded, RentalStarted
 from edge.vehicle.telemetry import VehicleTelemetry
 from edge.wire.fields import EventBody, JsonObject
 from edge.wire.messages import RECORD_MODELS, validate_outgoing
@@ -155,9 +163,9 @@ def published(tmp_path: Path, store: Store) -> Published:
 
 
 def test_the_scenarios_below_cover_every_record_type() -> None:
-    vehicle = {"rental_started", "rental_ended"}
-    cabinet = {"bank_out", "bank_in"}
-    parking = {"parking_started", "parking_ended"}
+    vehicle = {"rental_started", "rental_ended", "test_lock_pulse"}
+    cabinet = {"bank_out", "bank_in", "test_eject"}
+    parking = {"parking_started", "parking_ended", "test_move"}
     assert set(RECORD_MODELS) == vehicle | cabinet | parking
 
 
@@ -314,6 +322,34 @@ def test_parking_records_and_events(published: Published) -> None:
     assert started.clock_synced is False
     assert published.statuses() == ["ok", "rejected", "ok"]
     assert published.event_types() == ["ground_lock_faults", "ground_lock_fault"]
+
+
+# -- installer grants -------------------------------------------------------------------------
+
+
+def test_installer_grants_publish_what_the_models_say(published: Published) -> None:
+    car = Box()
+    published(car.send(InstallerLockPulse("g-1", "unlock")), car.now)
+    published(car.bus(lock_state="unlocked"), car.now)
+    (pulse,) = published.of(InstallerLockPulsed)
+    assert (pulse.grant_id, pulse.action, pulse.seq) == ("g-1", "unlock", 1)
+
+    cabinet = Cabinet(STOCK)
+    published(cabinet.send(InstallerEject("g-2", 2)), cabinet.now)
+    published(cabinet.send(LockChanged(2, UNLOCKED)), cabinet.now)
+    published(cabinet.send(BankRemoved(2, forced=False)), cabinet.now)
+    (eject,) = published.of(InstallerEjected)
+    (out,) = published.of(BankOut)
+    assert (eject.grant_id, eject.bank_id, out.grant_id, out.seq) == ("g-2", "PB02", "g-2", 3)
+
+    space = ParkingController(10.0)
+    now = Now(500.0, wall(500.0), True)
+    published(space.handle(LockStatus(Position.RAISED, False, NO_FAULT), now), now)
+    published(space.handle(InstallerMove("g-3", "lower"), now), now)
+    published(space.handle(PositionChanged(Position.LOWERED), now), now)
+    (move,) = published.of(InstallerMoved)
+    assert (move.grant_id, move.direction) == ("g-3", "lower")
+    assert published.statuses() == ["ok", "ok", "ok"]
 
 
 # -- telemetry --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from edge.box import BoxServices, ControllerBox, Remember
 from edge.cabinet import inputs
 from edge.cabinet.board_worker import BoardWorker
 from edge.cabinet.boards import Boards
-from edge.cabinet.commands import CancelArgs, RentArgs, ReserveArgs, SetSlotArgs
+from edge.cabinet.commands import CancelArgs, InstallerEjectArgs, RentArgs, ReserveArgs, SetSlotArgs
 from edge.cabinet.controller import CabinetController
 from edge.cabinet.intents import Eject, LockSlot, ReadInventory
 from edge.cabinet.slot_map import SlotMap
@@ -55,6 +55,8 @@ def to_command(command: VerifiedCommand) -> inputs.Command:
         return inputs.Cancel(command.id, args.reservation_id)
     if isinstance(args, SetSlotArgs):
         return inputs.SetSlot(command.id, args.slot, args.enabled)
+    if isinstance(args, InstallerEjectArgs):
+        return inputs.InstallerEject(command.id, args.slot)
     raise TypeError(f"not a cabinet command: {command.type}")
 
 
@@ -124,6 +126,12 @@ class CabinetBox(ControllerBox[CabinetController]):
             self._apply(event, remember)
         finally:
             self._command_id = None
+
+    def in_use(self) -> str | None:
+        described = self.controller.describe()
+        held = [f"reservation {r.reservation_id}" for r in described.reservations]
+        held += [f"rent {rent.order_id}" for rent in described.rents]
+        return ", ".join(held) or None
 
     def telemetry(self, ts: str) -> CabinetTelemetry:
         events = self.poller.counters

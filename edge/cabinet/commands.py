@@ -38,6 +38,10 @@ class SetSlotArgs(CommandArgs):
     enabled: bool
 
 
+class InstallerEjectArgs(CommandArgs):
+    slot: int = Field(ge=1)
+
+
 CABINET_COMMANDS: Mapping[str, CommandSpec] = {
     "reserve": CommandSpec(
         "cabinet",
@@ -45,6 +49,7 @@ CABINET_COMMANDS: Mapping[str, CommandSpec] = {
         "Holds count slots: for rent the fullest charged banks at or above "
         "cabinet.min_charge_pct, for return empty slots; the reply's result names the "
         "slots. Released with a reservation_expired event at the end of ttl_s.",
+        new_work=True,
     ),
     "rent": CommandSpec(
         "cabinet",
@@ -52,6 +57,7 @@ CABINET_COMMANDS: Mapping[str, CommandSpec] = {
         "Needs exactly one of reservation_id or count. Ejects the reserved (or best) "
         "banks: a bank_out record per bank when the board reports it taken; a bank not "
         "taken within cabinet.take_timeout_s is locked back in, with an event.",
+        new_work=True,
     ),
     "cancel": CommandSpec(
         "cabinet",
@@ -62,5 +68,14 @@ CABINET_COMMANDS: Mapping[str, CommandSpec] = {
         "cabinet",
         SetSlotArgs,
         "Takes a slot out of service, or back.",
+    ),
+    "test_eject": CommandSpec(
+        "cabinet",
+        InstallerEjectArgs,
+        "(installer grant) Ejects the bank of one occupied, unreserved slot, as a rent of that "
+        "slot would: a test_eject record naming the grant first, then the eject; a bank_out "
+        "with grant_id (and the grant's id as order_id) when it is taken, locked back in with "
+        "an event when not. Replied like a rent of one slot.",
+        installer=True,
     ),
 }

@@ -9,6 +9,10 @@ records, replies and events out.
   a bank leaving any other way is a `forced_removal` event and the slot is quarantined. A bank
   arriving in a slot is a `bank_in` (whatever the slot's state: the bank is there) and is locked
   in when the latch did not catch it.
+- A record's `clock_synced` is true only when every time in it was taken on a synced clock
+  (`reserved_at`, `ejected_at` remember it). Reservation TTLs and take timeouts run in real
+  time: an off time counted later in the boot (OffTimeCounted) shortens what is left of them
+  (reservations.py says why `expires_at` is kept as sent).
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from edge.cabinet.inputs import (
     Cancel,
     EjectDone,
     EjectFailed,
+    InstallerEject,
     InventoryRead,
     LockChanged,
     LockDone,
     LockFailed,
+    OffTimeCounted,
     Purpose,
     Rent,
     Reserve,
@@ -49,7 +55,7 @@ from edge.cabinet.inputs import (
 )
 from edge.cabinet.intents import LockSlot, ReadInventory
 from edge.cabinet.rent import RentOperation
-from edge.cabinet.reservations import Reservations
+from edge.cabinet.reservations import Reservation, Reservations
 from edge.cabinet.results import CancelResult, ReserveResult, SetSlotResult
 from edge.cabinet.slot import (
     BUSY,
@@ -136,6 +142,8 @@ class CabinetController(ControllerBase):
                 self._lock_failed(self._slot(number), code)
             case TimerFired(name=name):
                 self._timer_fired(name)
+            case OffTimeCounted():
+                self._rearm(now)
             case Reserve():
                 self._reserve(event, now)
             case Rent():
@@ -144,6 +152,8 @@ class CabinetController(ControllerBase):
                 self._cancel(event)
             case SetSlot():
                 self._set_slot(event)
+            case InstallerEject():
+                self._installer_eject(event, now)
         self._prune_reservations()
         self._reply_finished_rents()
         return self._take_outbox()
@@ -222,12 +232,16 @@ class CabinetController(ControllerBase):
     def resume(self, now: Now) -> list[Intent]:
         """The timers again after a restart; reservations that ran out while the agent was down
         are released now, with their event."""
-        for reservation in self._reservations.resume(now):
+        self._rearm(now)
+        return self._take_outbox()
+
+    def _rearm(self, now: Now) -> None:
+        """The timers again for what is left of them in real time (off times included)."""
+        for reservation in self._reservations.rearm(now):
             self._expired(reservation.reservation_id, reservation.purpose, reservation.slots)
         for slot in self._slots:
             if slot.state == EJECTING:
                 slot.rearm_take_timer(now)
-        return self._take_outbox()
 
     # -- what the boards show -------------------------------------------------------------------
 
@@ -279,7 +293,10 @@ class CabinetController(ControllerBase):
         else:
             reservation = None
         slot.bank = bank
-        self._record(records.bank_in(slot.number, bank, reservation, now, observed))
+        self._record(
+            records.bank_in(slot.number, bank, reservation, now, observed),
+            synced=reservation is None or reservation.reserved_synced is True,
+        )
         if bank.bank_id is None:
             self._event(UnknownBank(slot=slot.number, charge_pct=bank.charge_pct))
         if slot.state in RESTING:
@@ -304,12 +321,12 @@ class CabinetController(ControllerBase):
             if slot.state != DISABLED:
                 slot.trigger("quarantine")
             return
-        if not job.opened:
-            job.ejected_at = None if observed else now.wall
+        if not job.opened and not observed:
+            job.mark_ejected(now)
         rent = self._rents.get(job.command_id)
         if rent is not None:
             rent.ejected(slot.number)
-        self._record(records.bank_out(slot.number, bank, job, now, observed))
+        self._record(records.bank_out(slot.number, bank, job, now, observed), job.stamps_synced)
         if slot.state in BUSY:
             slot.trigger("finish")
         else:
@@ -450,7 +467,7 @@ class CabinetController(ControllerBase):
         if isinstance(picked, Reply):
             self._outbox.append(picked)
             return
-        slots, reserved_at = picked
+        slots, reservation = picked
         rent = RentOperation(
             command.command_id,
             command.order_id,
@@ -459,11 +476,14 @@ class CabinetController(ControllerBase):
         )
         self._rents[rent.command_id] = rent
         for slot in slots:
-            job = EjectJob(rent.command_id, rent.order_id, rent.reservation_id, reserved_at)
+            job = EjectJob(rent.command_id, rent.order_id, rent.reservation_id, None)
+            if reservation is not None:
+                job.reserved_at = reservation.reserved_at
+                job.reserved_synced = reservation.reserved_synced
             slot.begin_eject(job, now)
 
-    def _rent_slots(self, command: Rent) -> tuple[list[Slot], str | None] | Reply:
-        """The slots a rent ejects (its reservation ended), or the refusal."""
+    def _rent_slots(self, command: Rent) -> tuple[list[Slot], Reservation | None] | Reply:
+        """The slots a rent ejects and its reservation (now ended), or the refusal."""
 
         def refuse(code: RejectCode, detail: str) -> Reply:
             return Reply(command.command_id, "rejected", code, detail)
@@ -496,7 +516,7 @@ class CabinetController(ControllerBase):
             return refuse(RejectCode.BUSY, f"slots {unread} not read since the agent restarted")
         assert all(slot.state == OCCUPIED for slot in slots)
         self._reservations.end(reservation)
-        return slots, reservation.reserved_at
+        return slots, reservation
 
     def _pick_banks(self, command_id: str, count: int) -> list[Slot] | Reply:
         """The `count` best free banks, or the refusal: `busy` when banks being locked back
@@ -548,6 +568,33 @@ class CabinetController(ControllerBase):
             slot.trigger("enable")
         result = SetSlotResult(slot=slot.number, enabled=command.enabled, state=slot.state)
         self._ok(command.command_id, result)
+
+    def _installer_eject(self, command: InstallerEject, now: Now) -> None:
+        """An installer's eject of one slot: refused unless it holds a bank nobody reserved."""
+        refusal = self._not_read_yet()
+        if refusal is not None:
+            self._reject(command.command_id, RejectCode.BUSY, refusal)
+            return
+        if not 1 <= command.slot <= len(self._slots):
+            detail = f"no slot {command.slot}: the slots are 1 to {len(self._slots)}"
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, detail)
+            return
+        slot = self._slot(command.slot)
+        reservation = self._reservations.holder(slot.number)
+        if slot.stale:
+            detail = f"slot {slot.number} not read since the agent restarted"
+            self._reject(command.command_id, RejectCode.BUSY, detail)
+        elif reservation is not None:
+            detail = f"slot {slot.number} is held by reservation {reservation.reservation_id}"
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, detail)
+        elif slot.state != OCCUPIED or slot.bank is None:
+            detail = f"slot {slot.number} is {slot.state}: no bank to eject"
+            self._reject(command.command_id, RejectCode.NOT_ALLOWED, detail)
+        else:
+            grant = command.command_id
+            self._record(records.installer_eject(grant, slot.number, slot.bank))
+            self._rents[grant] = RentOperation(grant, grant, None, [slot.number])
+            slot.begin_eject(EjectJob(grant, grant, None, None, grant_id=grant), now)
 
     def _not_read_yet(self) -> str | None:
         if self._inventory_read:

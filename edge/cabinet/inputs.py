@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.commands.reply import FailureCode
+from edge.intents import OffTimeCounted as OffTimeCounted
 from edge.intents import TimerFired as TimerFired
 from firmware_protocol.slotboard import LockState, SlotFault
 
@@ -129,9 +130,17 @@ class SetSlot:
     enabled: bool
 
 
-Command = Reserve | Rent | Cancel | SetSlot
+@dataclass(frozen=True)
+class InstallerEject:
+    """An installer grant's test eject of one slot; `command_id` is the grant's id."""
+
+    command_id: str
+    slot: int
+
+
+Command = Reserve | Rent | Cancel | SetSlot | InstallerEject
 SlotChange = BankInserted | BankRemoved | LockChanged | SlotFaultChanged
 """A change of one slot, as a board reports it in its event queue."""
 Outcome = EjectDone | EjectFailed | LockDone | LockFailed
 """The one outcome of an Eject or a LockSlot the adapter carried out."""
-CabinetInput = InventoryRead | SlotChange | Outcome | TimerFired | Command
+CabinetInput = InventoryRead | SlotChange | Outcome | TimerFired | OffTimeCounted | Command

@@ -50,6 +50,25 @@ class BankOut(RecordBody):
         description="(beyond the contract) True when the bank went while the agent was down "
         "and its first reading after the restart showed it."
     )
+    grant_id: str | None = Field(
+        default=None,
+        description="(beyond the contract) The installer grant whose test_eject let the bank "
+        "out (its order_id is then the grant's id too); null for a rent.",
+    )
+
+
+class InstallerEjected(RecordBody):
+    """(beyond the contract) An installer grant's test eject was accepted; written before the
+    latch is asked to open."""
+
+    record_type: ClassVar[str] = "test_eject"
+
+    grant_id: str = Field(description="The id of the installer grant (its command envelope).")
+    slot: int = Field(ge=1, description="The cabinet's slot number, from 1.")
+    bank_id: str | None = Field(description="The bank in the slot; null when unreadable.")
+    charge_pct: int | None = Field(
+        ge=0, le=100, description="The bank's charge in %; null when unknown."
+    )
 
 
 class BankIn(RecordBody):
@@ -82,7 +101,7 @@ class BankIn(RecordBody):
     )
 
 
-RECORDS: tuple[type[RecordBody], ...] = (BankOut, BankIn)
+RECORDS: tuple[type[RecordBody], ...] = (BankOut, BankIn, InstallerEjected)
 
 
 def bank_out(slot: int, bank: Bank, job: EjectJob, now: Now, observed: bool) -> BankOut:
@@ -97,6 +116,13 @@ def bank_out(slot: int, bank: Bank, job: EjectJob, now: Now, observed: bool) -> 
         taken_at=None if observed else now.wall,
         seen_at=now.wall,
         observed_after_restart=observed,
+        grant_id=job.grant_id,
+    )
+
+
+def installer_eject(grant_id: str, slot: int, bank: Bank) -> InstallerEjected:
+    return InstallerEjected(
+        grant_id=grant_id, slot=slot, bank_id=bank.bank_id, charge_pct=bank.charge_pct
     )
 
 

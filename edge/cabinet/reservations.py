@@ -1,9 +1,15 @@
 """Reservations: slots held for a rent (charged banks) or a return (empty slots) for a while.
 
-A slot is in at most one reservation. A reservation ends when its TTL runs out (on the
-monotonic clock, which keeps running across restarts), when it is cancelled, when a rent takes
-its banks, or when it has no slot left (each return consumes its slot; a slot that faults or is
-disabled leaves it).
+A slot is in at most one reservation. A reservation ends when its TTL runs out, when it is
+cancelled, when a rent takes its banks, or when it has no slot left (each return consumes its
+slot; a slot that faults or is disabled leaves it).
+
+The TTL runs in real time: on the monotonic clock, which keeps running across restarts, plus
+the time the box was off, once it is counted (`Now.since`). An off time counted later in the
+boot (the clock synchronised after the agent started) brings the deadline of a reservation made
+before it forward by that much, so it ends at the `expires_at` its reply gave (when that was
+stated on a synchronised clock), or at once if that has passed. `expires_at` is never changed or
+sent again: it is what the cloud was told (docs/time-and-storage.md).
 """
 
 from __future__ import annotations
@@ -28,11 +34,17 @@ class Reservation:
     expires_mono: float
     expires_at: str
     timer: str | None = field(default=None)
+    reserved_synced: bool | None = None  # None: not known (a snapshot from before)
 
     @property
     def holds(self) -> SlotState:
         """The settled slot state each of its slots must keep."""
         return OCCUPIED if self.purpose == "rent" else EMPTY
+
+    def remaining(self, now: Now) -> float:
+        """Seconds of its TTL left in real time, off times counted since it was made included."""
+        ttl = (parse_rfc3339(self.expires_at) - parse_rfc3339(self.reserved_at)).total_seconds()
+        return ttl - now.since(self.expires_mono - ttl)
 
 
 def _charge_of_rentable(slot: Slot) -> int | None:
@@ -94,7 +106,13 @@ class Reservations:
     ) -> Reservation:
         expires_at = rfc3339(parse_rfc3339(now.wall) + timedelta(seconds=ttl_s))
         reservation = Reservation(
-            reservation_id, purpose, slots, now.wall, now.mono + ttl_s, expires_at
+            reservation_id,
+            purpose,
+            slots,
+            now.wall,
+            now.mono + ttl_s,
+            expires_at,
+            reserved_synced=now.clock_synced,
         )
         self._by_id[reservation_id] = reservation
         self._start_timer(reservation, ttl_s)
@@ -120,11 +138,15 @@ class Reservations:
             self.end(reservation)
         return reservation
 
-    def resume(self, now: Now) -> list[Reservation]:
-        """After a restart: the timers again; returns those that ran out while down, ended."""
+    def rearm(self, now: Now) -> list[Reservation]:
+        """After a restart, or once an off time is counted: the timers again, for what is left
+        of each TTL; returns those that have run out, ended."""
         expired = []
         for reservation in self:
-            remaining = reservation.expires_mono - now.mono
+            if reservation.timer is not None:
+                self._outbox.append(CancelTimer(reservation.timer))
+                reservation.timer = None
+            remaining = reservation.remaining(now)
             if remaining <= 0:
                 self.end(reservation)
                 expired.append(reservation)

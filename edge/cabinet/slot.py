@@ -111,10 +111,23 @@ class EjectJob:
     ejected_at: str | None = None
     deadline_mono: float = 0.0
     timer: str | None = None
+    grant_id: str | None = None  # an installer's test eject, not a rent
+    reserved_synced: bool | None = None  # None: not known (a snapshot from before)
+    ejected_synced: bool | None = None
 
     @property
     def opened(self) -> bool:
         return self.ejected_at is not None
+
+    def mark_ejected(self, now: Now) -> None:
+        self.ejected_at, self.ejected_synced = now.wall, now.clock_synced
+
+    @property
+    def stamps_synced(self) -> bool:
+        """Its wall-clock times (reserved_at, ejected_at) were all taken on a synced clock."""
+        return (self.reserved_at is None or self.reserved_synced is True) and (
+            self.ejected_at is None or self.ejected_synced is True
+        )
 
 
 class Slot:
@@ -175,7 +188,7 @@ class Slot:
     def latch_opened(self, now: Now) -> None:
         """The latch opened for the eject: the person has `take_timeout_s` from now."""
         assert self.job is not None
-        self.job.ejected_at = now.wall
+        self.job.mark_ejected(now)
         self.job.deadline_mono = now.mono + self._take_timeout_s
         self._stop_take_timer()
         self._start_take_timer()
@@ -193,8 +206,11 @@ class Slot:
         return True
 
     def rearm_take_timer(self, now: Now) -> None:
-        """After a restart: the take timer again, for what is left of it."""
-        self._start_take_timer(max(0.0, self._deadline() - now.mono))
+        """After a restart, or once an off time is counted: the take timer again, for what is
+        left of it in real time (off time since the timer started included)."""
+        self._stop_take_timer()
+        started = self._deadline() - self._take_timeout_s
+        self._start_take_timer(max(0.0, self._take_timeout_s - now.since(started)))
 
     def _deadline(self) -> float:
         assert self.job is not None

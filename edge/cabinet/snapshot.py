@@ -1,7 +1,9 @@
 """The cabinet controller's durable state as the store keeps it (version 1).
 
-The JSON is exactly the one the dict snapshots of earlier versions wrote, so a box upgraded in
-the field restores the state its store holds (tests/test_cabinet_controller.py keeps one).
+The JSON is the one the dict snapshots of earlier versions wrote, so a box upgraded in the
+field restores the state its store holds (tests/test_cabinet_controller.py keeps one); fields
+added since (`grant_id`, whether `reserved_at` / `ejected_at` were taken on a synced clock) are
+omitted when unknown, so such a snapshot is written back unchanged.
 Slots restored are `stale` until read again; timers are not running (the controller's
 `resume` starts them again).
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Literal
+
+from pydantic import Field
 
 from edge.cabinet.inputs import Purpose
 from edge.cabinet.rent import Outcome, RentOperation
@@ -43,6 +47,9 @@ class JobSnapshot(SnapshotPart):
     ejected_at: str | None
     deadline_mono: float
     timer: str | None
+    grant_id: str | None = Field(default=None, exclude_if=lambda grant: grant is None)
+    reserved_synced: bool | None = Field(default=None, exclude_if=lambda known: known is None)
+    ejected_synced: bool | None = Field(default=None, exclude_if=lambda known: known is None)
 
 
 class SlotSnapshot(SnapshotPart):
@@ -63,6 +70,7 @@ class ReservationSnapshot(SnapshotPart):
     reserved_at: str
     expires_mono: float
     expires_at: str
+    reserved_synced: bool | None = Field(default=None, exclude_if=lambda known: known is None)
 
 
 class ReservationsSnapshot(SnapshotPart):
@@ -109,6 +117,7 @@ def cabinet_snapshot(
                     reserved_at=r.reserved_at,
                     expires_mono=r.expires_mono,
                     expires_at=r.expires_at,
+                    reserved_synced=r.reserved_synced,
                 )
                 for r in reservations
             ],
@@ -176,6 +185,7 @@ def restore_reservations(reservations: Reservations, saved: ReservationsSnapshot
                 r.reserved_at,
                 r.expires_mono,
                 r.expires_at,
+                reserved_synced=r.reserved_synced,
             )
             for r in saved.held
         ),

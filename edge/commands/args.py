@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.identity import BoxKind
+
+EVERY_KIND: Final = "every"
+"""The `kind` of a command every kind of box serves (contract 1.1: `configure`)."""
 
 Reference = Annotated[str, Field(min_length=1, max_length=128)]  # an order, renter, reservation
 
@@ -41,6 +44,11 @@ def decimal_number(value: object) -> object:
 
 @dataclass(frozen=True)
 class CommandSpec:
-    kind: BoxKind
+    kind: BoxKind | Literal["every"]  # the kind of box that serves it, or EVERY_KIND
     args: type[CommandArgs]
     effect: str  # what it does (contract section 3), for the AsyncAPI document
+    new_work: bool = False  # starts a rental, reservation or session: `busy` while storage is short
+    installer: bool = False  # also accepted as an installer grant (edge/diagnostics/grants.py)
+
+    def serves(self, kind: BoxKind) -> bool:
+        return self.kind in (kind, EVERY_KIND)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+Via = Literal["local"]
+"""Where a command came from when not from MQTT: a local channel (contract 1.1, section 3)."""
 
 
 class RejectCode(StrEnum):
@@ -38,6 +50,10 @@ class CommandRejected(Exception):
         self.command_id = command_id
 
 
+def _absent_by_default(schema: dict[str, JsonValue]) -> None:
+    schema.pop("default", None)
+
+
 class CommandReply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,6 +62,14 @@ class CommandReply(BaseModel):
     code: RejectCode | FailureCode | None = None
     detail: str = ""
     result: dict[str, JsonValue] | None = None
+    via: Via | SkipJsonSchema[None] = Field(
+        default=None,
+        description='"local" on a reply to a command that came through a local channel (e.g. '
+        "an installer grant pasted into the box's page; contract 1.1, section 3); such a reply "
+        "reaches replies through the outbox when the link is back. Absent (never null) on a "
+        "reply to a command from MQTT.",
+        json_schema_extra=_absent_by_default,
+    )
 
     @model_validator(mode="after")
     def _code_matches_status(self) -> CommandReply:
@@ -58,14 +82,27 @@ class CommandReply(BaseModel):
             raise ValueError(f"status {self.status!r} does not go with code {self.code!r}")
         return self
 
+    @model_serializer(mode="wrap")
+    def _via_only_when_local(self, handler: SerializerFunctionWrapHandler) -> dict[str, JsonValue]:
+        """Every field present, null where empty, but `via`: absent unless set, so a reply
+        to an MQTT command is byte for byte what it was before `via` existed."""
+        fields: dict[str, JsonValue] = handler(self)
+        if self.via is None:
+            fields.pop("via", None)
+        return fields
+
     @classmethod
     def ok(cls, command_id: str, result: dict[str, JsonValue] | None = None) -> CommandReply:
         return cls(command_id=command_id, status="ok", result=result)
 
     @classmethod
-    def rejected(cls, error: CommandRejected) -> CommandReply:
+    def rejected(cls, error: CommandRejected, via: Via | None = None) -> CommandReply:
         return cls(
-            command_id=error.command_id, status="rejected", code=error.code, detail=error.detail
+            command_id=error.command_id,
+            status="rejected",
+            code=error.code,
+            detail=error.detail,
+            via=via,
         )
 
     @classmethod
@@ -73,5 +110,6 @@ class CommandReply(BaseModel):
         return cls(command_id=command_id, status="failed", code=code, detail=detail)
 
     def to_json(self) -> bytes:
-        """The payload published on `replies`: every field present, null where empty."""
+        """The payload published on `replies`: every field present, null where empty (but
+        `via`, present only on a reply to a local command)."""
         return self.model_dump_json().encode()

@@ -18,10 +18,11 @@ from edge.box import BoxServices, ControllerBox, Remember
 from edge.commands import VerifiedCommand
 from edge.config import ParkingConfig
 from edge.intents import HardwareIntent
-from edge.parking.commands import LowerArgs, RaiseArgs
+from edge.parking.commands import InstallerMoveArgs, LowerArgs, RaiseArgs
 from edge.parking.controller import ParkingController
 from edge.parking.inputs import (
     GroundLockFaultChanged,
+    InstallerMove,
     LockStatus,
     Lower,
     LowerDone,
@@ -130,8 +131,14 @@ class ParkingBox(ControllerBox[ParkingController]):
             self._apply(Lower(command.id, args.order_id), remember)
         elif isinstance(args, RaiseArgs):
             self._apply(Raise(command.id, args.order_id), remember)
+        elif isinstance(args, InstallerMoveArgs):
+            self._apply(InstallerMove(command.id, args.direction), remember)
         else:
             raise TypeError(f"not a parking command: {command.type}")
+
+    def in_use(self) -> str | None:
+        order = self.controller.describe().order
+        return None if order is None else f"parking session {order.order_id}"
 
     def telemetry(self, ts: str) -> ParkingTelemetry:
         view = self.controller.view()

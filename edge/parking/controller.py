@@ -17,6 +17,7 @@ replies and events out.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import JsonValue
 
@@ -36,6 +37,7 @@ from edge.parking.ground_lock import (
 )
 from edge.parking.inputs import (
     GroundLockFaultChanged,
+    InstallerMove,
     LockStatus,
     Lower,
     LowerDone,
@@ -47,11 +49,12 @@ from edge.parking.inputs import (
     RaiseDone,
     RaiseFailed,
 )
-from edge.parking.records import ParkingEnded, ParkingStarted
-from edge.parking.results import LowerResult
+from edge.parking.records import InstallerMoved, ParkingEnded, ParkingStarted
+from edge.parking.results import InstallerMoveResult, LowerResult
 from edge.parking.snapshot import (
     SNAPSHOT_VERSION,
     DescribedOrder,
+    InstallerMovePart,
     ParkingDescription,
     ParkingOrder,
     ParkingSnapshot,
@@ -70,6 +73,7 @@ class ParkingController(ControllerBase):
         super().__init__()
         self._lock = GroundLock(self._outbox, move_timeout_s)
         self._order: ParkingOrder | None = None
+        self._test: InstallerMovePart | None = None  # an installer's test move under way
 
     def handle(self, event: ParkingInput, now: Now) -> list[Intent]:
         lock = self._lock
@@ -99,6 +103,8 @@ class ParkingController(ControllerBase):
                 self._lower(event, now)
             case Raise():
                 self._raise(event, now)
+            case InstallerMove():
+                self._installer_move(event)
         self._guard()
         self._advance(now)
         return self._take_outbox()
@@ -115,6 +121,8 @@ class ParkingController(ControllerBase):
     def moving(self) -> bool:
         """A lower or raise is under way (its reply is still to come)."""
         order = self._order
+        if self._test is not None:
+            return True
         return order is not None and order.phase in (Phase.LOWERING, Phase.RAISING)
 
     def describe(self) -> ParkingDescription:
@@ -132,6 +140,7 @@ class ParkingController(ControllerBase):
             version=SNAPSHOT_VERSION,
             order=None if self._order is None else self._order.model_copy(),
             timer_seq=self._lock.timer_seq,
+            test=None if self._test is None else self._test.model_copy(),
         )
 
     @classmethod
@@ -141,6 +150,7 @@ class ParkingController(ControllerBase):
         snapshot = restore_snapshot(ParkingSnapshot, saved, SNAPSHOT_VERSION, "parking")
         controller = cls(move_timeout_s)
         controller._order = snapshot.order
+        controller._test = snapshot.test
         controller._lock.timer_seq = snapshot.timer_seq
         return controller
 
@@ -150,6 +160,8 @@ class ParkingController(ControllerBase):
         order = self._order
         if order is not None and order.command_id is not None:
             self._lock.resume_move(DOWN if order.phase is Phase.LOWERING else UP)
+        if self._test is not None:
+            self._lock.resume_move(UP if self._test.direction == "raise" else DOWN)
         return self._take_outbox()
 
     # -- commands -------------------------------------------------------------------------------
@@ -203,6 +215,37 @@ class ParkingController(ControllerBase):
         else:
             self._reject(command.command_id, NOT_ALLOWED, f"the ground lock is {lock.view}")
 
+    def _installer_move(self, command: InstallerMove) -> None:
+        """An installer's raise or lower with no order: never over a car, never under one's
+        parking."""
+        lock, order = self._lock, self._order
+        raising = command.direction == "raise"
+        target, direction = (RAISED, UP) if raising else (LOWERED, DOWN)
+        if order is not None:
+            self._reject(command.command_id, NOT_ALLOWED, f"order {order.order_id} holds the space")
+        elif self._test is not None or lock.moving or lock.position is Position.MOVING:
+            self._reject(command.command_id, BUSY, "the ground lock is moving")
+        elif lock.position is None:
+            self._reject(command.command_id, BUSY, "the ground lock has not reported yet")
+        elif raising and lock.occupied is not False:
+            detail = (
+                "a car is over the lock"
+                if lock.occupied
+                else "the occupancy sensor cannot tell whether a car is over the lock"
+            )
+            self._reject(command.command_id, NOT_ALLOWED, detail)
+        elif lock.state == target:
+            self._record(InstallerMoved(grant_id=command.command_id, direction=command.direction))
+            self._ok(command.command_id, _installer_moved(command.direction))
+        elif lock.state in (LOWERED, RAISED, FAULT):
+            self._record(InstallerMoved(grant_id=command.command_id, direction=command.direction))
+            self._test = InstallerMovePart(
+                command_id=command.command_id, direction=command.direction
+            )
+            lock.move(direction)
+        else:
+            self._reject(command.command_id, NOT_ALLOWED, f"the ground lock is {lock.view}")
+
     # -- outcomes -------------------------------------------------------------------------------
 
     def _guard(self) -> None:
@@ -213,6 +256,10 @@ class ParkingController(ControllerBase):
         if lock.state != RAISING or not (lock.car_present is True or sensor_failed):
             return
         lock.give_up_raise()
+        test = self._test
+        if test is not None and test.direction == "raise":
+            self._reject(test.command_id, NOT_ALLOWED, "a car came over the lock while it rose")
+            self._test = None
         if order is not None and order.phase is Phase.RAISING and order.command_id is not None:
             detail = "a car came over the lock while it was rising"
             self._reject(order.command_id, NOT_ALLOWED, detail)
@@ -220,6 +267,14 @@ class ParkingController(ControllerBase):
 
     def _advance(self, now: Now) -> None:
         order, lock = self._order, self._lock
+        test = self._test
+        if test is not None and lock.outcome is not None:
+            outcome, lock.outcome, self._test = lock.outcome, None, None
+            if outcome is Outcome.REACHED:
+                self._ok(test.command_id, _installer_moved(test.direction))
+            else:
+                self._unsuccessful(test.command_id, outcome)
+            return
         if order is None or order.command_id is None or lock.outcome is None:
             return
         command_id, outcome = order.command_id, lock.outcome
@@ -239,6 +294,7 @@ class ParkingController(ControllerBase):
 
     def _started(self, order: ParkingOrder, command_id: str, now: Now) -> None:
         order.phase, order.started_mono, order.started_at = Phase.PARKED, now.mono, now.wall
+        order.started_synced = now.clock_synced
         order.command_id = None
         self._record(ParkingStarted(order_id=order.order_id))
         self._ok(command_id, LowerResult(order_id=order.order_id, lock="lowered"))
@@ -250,10 +306,10 @@ class ParkingController(ControllerBase):
             order_id=order.order_id,
             started_at=order.started_at,
             ended_at=now.wall,
-            duration_s=max(0, math.floor(now.mono - order.started_mono)),
+            duration_s=max(0, math.floor(now.since(order.started_mono))),
         )
         self._order = None
-        self._record(ended)
+        self._record(ended, synced=order.started_synced is True)
         self._ok(command_id, ended)
 
     def _unsuccessful(self, command_id: str, outcome: Outcome) -> None:
@@ -262,3 +318,9 @@ class ParkingController(ControllerBase):
             self._reject(command_id, NOT_ALLOWED, lock.reason)
         else:
             self._fail(command_id, lock.code, lock.reason)
+
+
+def _installer_moved(direction: Literal["raise", "lower"]) -> InstallerMoveResult:
+    return InstallerMoveResult(
+        direction=direction, lock="raised" if direction == "raise" else "lowered"
+    )

@@ -74,7 +74,15 @@ class Raise:
     order_id: str
 
 
-Command = Lower | Raise
+@dataclass(frozen=True)
+class InstallerMove:
+    """An installer grant's test raise or lower; `command_id` is the grant's id."""
+
+    command_id: str
+    direction: Literal["raise", "lower"]
+
+
+Command = Lower | Raise | InstallerMove
 Report = LockStatus | PositionChanged | OccupancyChanged | GroundLockFaultChanged
 Outcome = RaiseDone | RaiseFailed | LowerDone | LowerFailed
 ParkingInput = Report | Outcome | TimerFired | Command

@@ -3,7 +3,7 @@ which the store adds as it writes them."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -29,4 +29,14 @@ class ParkingEnded(RecordBody):
     duration_s: int = Field(ge=0, description="Whole seconds on the monotonic clock.")
 
 
-RECORDS: tuple[type[RecordBody], ...] = (ParkingStarted, ParkingEnded)
+class InstallerMoved(RecordBody):
+    """(beyond the contract) An installer grant's test raise or lower was accepted; written
+    before the arm is asked to move."""
+
+    record_type: ClassVar[str] = "test_move"
+
+    grant_id: str = Field(description="The id of the installer grant (its command envelope).")
+    direction: Literal["raise", "lower"] = Field(description="What the grant asked for.")
+
+
+RECORDS: tuple[type[RecordBody], ...] = (ParkingStarted, ParkingEnded, InstallerMoved)

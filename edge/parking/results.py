@@ -21,4 +21,11 @@ class LowerResult(ReplyResult):
     lock: Literal["lowered"] = Field(description="The ground lock, as the board reported it.")
 
 
-RESULTS: tuple[type[ReplyResult], ...] = (LowerResult,)
+class InstallerMoveResult(ReplyResult):
+    """A test_move's `ok`: the arm is where the grant asked."""
+
+    direction: Literal["raise", "lower"] = Field(description="As asked.")
+    lock: Literal["raised", "lowered"] = Field(description="As the board reported it.")
+
+
+RESULTS: tuple[type[ReplyResult], ...] = (LowerResult, InstallerMoveResult)

@@ -9,6 +9,9 @@ The JSON is exactly what the dict snapshots wrote before these models:
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
 
 from edge.controller import Snapshot, SnapshotPart
 from edge.wire.fields import WireModel
@@ -30,12 +33,22 @@ class ParkingOrder(SnapshotPart):
     command_id: str | None  # the lower or raise under way
     started_mono: float | None = None
     started_at: str | None = None
+    # started_at was taken on a synchronised clock; absent (None) in snapshots from before
+    started_synced: bool | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class InstallerMovePart(SnapshotPart):
+    """An installer's test move under way."""
+
+    command_id: str
+    direction: Literal["raise", "lower"]
 
 
 class ParkingSnapshot(Snapshot):
     version: int = SNAPSHOT_VERSION
     order: ParkingOrder | None
     timer_seq: int
+    test: InstallerMovePart | None = Field(default=None, exclude_if=lambda test: test is None)
 
 
 class DescribedOrder(WireModel):

@@ -7,7 +7,7 @@ of the broker connection. Nothing here is on a command's path.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Final
@@ -16,7 +16,8 @@ from edge.clock import BoxClock
 from edge.faults import FAULTS, FaultRecorder
 from edge.status.keys import AGENT_STATE_KEY, FAULT_STATE_KEY, LINK_STATE_KEY
 from edge.status.models import AgentRun, LinkState
-from edge.store import Store, Transaction
+from edge.store import Store, StoreError, Transaction
+from edge.ticks import sleep_aligned
 from edge.wire.telemetry import Telemetry
 
 WATCH_INTERVAL_S: Final = 1.0
@@ -60,10 +61,13 @@ class StatusJournal:
         tx.put_state(AGENT_STATE_KEY, self._agent)
 
     async def watch(self, connected: Callable[[], bool]) -> None:
-        """Writes new faults and broker connection changes, until cancelled."""
+        """Writes new faults and broker connection changes, until cancelled. A store that
+        cannot take the write (full, read-only) is the storage watch's to report: the change
+        is written once the store works again."""
         while True:
-            self.note_changes(connected())
-            await asyncio.sleep(WATCH_INTERVAL_S)
+            with contextlib.suppress(StoreError):
+                self.note_changes(connected())
+            await sleep_aligned(WATCH_INTERVAL_S)
 
     def note_changes(self, connected: bool) -> None:
         fault = self._faults.last
@@ -74,9 +78,11 @@ class StatusJournal:
         with self._store.transaction() as tx:
             if fault is not None and new_fault:
                 tx.put_state(FAULT_STATE_KEY, fault.as_state())
-                self._fault_seen = fault.number
             if new_link:
                 tx.put_state(
                     LINK_STATE_KEY, LinkState(connected=connected, since=self._clock.now().wall)
                 )
-                self._connected = connected
+        if fault is not None and new_fault:
+            self._fault_seen = fault.number
+        if new_link:
+            self._connected = connected

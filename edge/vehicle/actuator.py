@@ -86,9 +86,14 @@ class Actuator(Generic[S]):
         outbox: list[Intent],
         command_timeout_s: float,
         command_retries: int,
+        *,
+        has_status: bool = True,
     ) -> None:
         self.name = name
         self.positions = positions
+        self.has_status = has_status
+        self.commanded: Position[S] | None = None
+        self._echo: Position[S] | None = None
         self.shown: Position[S] | None = None
         self.target: Position[S] | None = None
         self.faulted = False
@@ -135,7 +140,16 @@ class Actuator(Generic[S]):
         if self.state == position.moving:
             return
         self._request(position)
-        self._machine.dispatch(self._trigger_to(position))
+        self._dispatch(self._trigger_to(position))
+
+    def _dispatch(self, trigger: str) -> None:
+        """Fire `trigger`. Without a status on the bus, a frame sent counts as shown at once:
+        the position is what the box commanded (`commanded`), never a confirmed one."""
+        self._machine.dispatch(trigger)
+        while self._echo is not None:
+            position, self._echo = self._echo, None
+            self.commanded = self.shown = position
+            self._machine.dispatch(f"show_{position.state}")
 
     def timer_fired(self, name: str) -> bool:
         """True when the timer was this actuator's current one."""
@@ -212,7 +226,8 @@ class Actuator(Generic[S]):
         return table
 
     def _shows(self, position: Position[S]) -> Callable[[], bool]:
-        return lambda: self.shown == position
+        # As commanded only, the box cannot know the car is there already: it sends again.
+        return lambda: self.has_status and self.shown == position
 
     def _targets(self, position: Position[S]) -> Callable[[], bool]:
         return lambda: self.target == position
@@ -222,6 +237,10 @@ class Actuator(Generic[S]):
 
     def _send(self) -> None:
         assert self.target is not None
+        if not self.has_status:
+            self._outbox.append(SendCan(self.target.frame))
+            self._echo = self.target
+            return
         self.timer_seq += 1
         self.timer = f"{self.name}:{self.timer_seq}"
         self._outbox.extend([SendCan(self.target.frame), StartTimer(self.timer, self._timeout_s)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,8 +21,10 @@ from edge.can.signals import SignalTable
 from edge.commands import VerifiedCommand
 from edge.config import VehicleConfig
 from edge.intents import HardwareIntent
+from edge.vehicle.capabilities import Capabilities
 from edge.vehicle.commands import (
     EndRentalArgs,
+    InstallerLockPulseArgs,
     LockArgs,
     SetServiceArgs,
     StartRentalArgs,
@@ -31,6 +34,7 @@ from edge.vehicle.controller import VehicleController
 from edge.vehicle.inputs import (
     Command,
     EndRental,
+    InstallerLockPulse,
     Lock,
     SetService,
     Signals,
@@ -46,9 +50,13 @@ from firmware_protocol.can import NOT_AVAILABLE, CanDecodeError, VehicleCodec
 from firmware_protocol.obd import RESPONSE_IDS
 
 STATE_KEY = "vehicle"
+ODOMETER_KEY = "vehicle.odometer"
+"""Store key of the last trusted odometer reading (km), kept across restarts."""
 
 
-STALENESS_TICK_S = 0.05
+STALENESS_SLACK_S = 0.005
+"""A staleness check runs this long after the first reading's expiry (a reading is stale only
+once strictly older than its limit)."""
 SIGNAL_NAMES = [
     "fuel_pct",
     "odometer_km",
@@ -60,7 +68,8 @@ SIGNAL_NAMES = [
     "start_enabled",
 ]
 # Signals whose change alone is worth a telemetry message; the continuous ones ride along.
-DISCRETE_SIGNALS = {"ignition", "engine_running", "doors_closed", "lock_state", "start_enabled"}
+DISCRETE_SIGNALS = ("ignition", "engine_running", "doors_closed", "lock_state", "start_enabled")
+_discrete = operator.attrgetter(*DISCRETE_SIGNALS)
 # After a start, a command waits until the bus has shown every signal once, at most this many
 # cycles of the slowest one: commands queued at the broker while the agent was down arrive at
 # once, and would otherwise find the car "unknown" (end_rental refused, a rental started with
@@ -86,14 +95,19 @@ def to_command(command: VerifiedCommand) -> Command:
         return EndRental(command.id, args.order_id)
     if isinstance(args, SetServiceArgs):
         return SetService(command.id, args.in_service, args.reason)
+    if isinstance(args, InstallerLockPulseArgs):
+        return InstallerLockPulse(command.id, args.action)
     raise TypeError(f"not a vehicle command: {command.type}")
 
 
-def load_controller(config: VehicleConfig, saved: JsonValue) -> VehicleController:
+def load_controller(
+    config: VehicleConfig, saved: JsonValue, capabilities: Capabilities | None = None
+) -> VehicleController:
     """The controller as the store left it (`saved`, under STATE_KEY), or a new one."""
+    able = capabilities or Capabilities()
     if saved is None:
-        return VehicleController(config.command_timeout_s, config.command_retries)
-    return VehicleController.restore(saved, config.command_timeout_s, config.command_retries)
+        return VehicleController(config.command_timeout_s, config.command_retries, able)
+    return VehicleController.restore(saved, config.command_timeout_s, config.command_retries, able)
 
 
 class VehicleBox(ControllerBox[VehicleController]):
@@ -103,35 +117,59 @@ class VehicleBox(ControllerBox[VehicleController]):
         assert config is not None, "a vehicle box needs a [vehicle] section"
         self._log = services.logger
         self.codec = VehicleCodec.load(config.profile)
-        self.table = SignalTable(self.codec.cycle_s, NOT_AVAILABLE)
-        self._drive(lambda saved: load_controller(config, saved), STATE_KEY)
+        self.capabilities = Capabilities.of(self.codec.profile)
+        saved_odometer = services.store.get_state(ODOMETER_KEY)
+        self.table = SignalTable(
+            self.codec.cycle_s,
+            NOT_AVAILABLE,
+            combine=self.codec.combine,
+            trusted_odometer=float(saved_odometer)
+            if isinstance(saved_odometer, int | float)
+            else None,
+            on_trusted_odometer=self._keep_odometer,
+        )
+        self._drive(lambda saved: load_controller(config, saved, self.capabilities), STATE_KEY)
         self._signals = Signals()
         self._counters: dict[str, int] = {}
+        self._last_counters: dict[int, int] = {}
         self.bad_frames = 0
+        self.bad_frames_by_reason: dict[str, int] = {}
+        self.listen_only = self.codec.listen_only
         self.obd = ObdClient(self._send_frame)
+        receive_ids = self.codec.receive_ids
+        if not self.listen_only:
+            receive_ids |= frozenset(RESPONSE_IDS)
         self.can = CanLink(
             config.can,
-            receive_ids=self.codec.receive_ids | frozenset(RESPONSE_IDS),
+            receive_ids=receive_ids,
             on_frame=self._on_frame,
             logger=self._log,
+            listen_only=self.listen_only,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._heard = asyncio.Event()  # the bus has shown every signal once
         self._settle_s = SETTLE_CYCLES * max(self.codec.cycle_s.values(), default=0.0)
+        if self.listen_only:
+            self._log.info("can.listen_only", profile=self.codec.profile.name)
         self._settled_by: float | None = None  # loop time; set when run() starts
+        self._staleness: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set when run() starts
 
     async def run(self, ready: asyncio.Event) -> None:
         opened = asyncio.Event()
         bus = asyncio.create_task(self.can.run(opened), name="can")
-        ticker = asyncio.create_task(self._expire_stale(), name="staleness")
+        self._loop = asyncio.get_running_loop()
+        self._arm_staleness()
         pids = {
             name: (obd_input.pid, obd_input.poll_s)
             for name, obd_input in self.codec.obd_inputs.items()
         }
         poller = asyncio.create_task(
-            poll_forever(self.obd, pids, self._on_obd_value) if pids else asyncio.Event().wait(),
+            poll_forever(self.obd, pids, self._on_obd_value)
+            if pids and not self.listen_only
+            else asyncio.Event().wait(),
             name="obd",
         )
         self._settled_by = asyncio.get_running_loop().time() + self._settle_s
@@ -139,18 +177,25 @@ class VehicleBox(ControllerBox[VehicleController]):
             self._resume_once()
             await opened.wait()
             ready.set()
-            await asyncio.gather(bus, ticker, poller)
+            await asyncio.gather(bus, poller)
         finally:
-            for task in (bus, ticker, poller, *self._tasks):
+            for task in (bus, poller, *self._tasks):
                 task.cancel()
             self.runner.cancel_timers()
+            if self._staleness is not None:
+                self._staleness.cancel()
 
     async def execute(self, command: VerifiedCommand, remember: Remember) -> None:
         await self._bus_settled()
         event = to_command(command)
         self._apply(event, remember)
-        if isinstance(event, StartRental) and self.controller.view().rental == "booked":
+        booked = isinstance(event, StartRental) and self.controller.view().rental == "booked"
+        if booked and not self.listen_only:
             self._spawn(self._read_trouble_codes())
+
+    def in_use(self) -> str | None:
+        rental = self.controller.describe()
+        return None if rental.rental == "none" else f"rental {rental.order_id}"
 
     def telemetry(self, ts: str) -> VehicleTelemetry:
         signals, view = self._signals, self.controller.view()
@@ -166,6 +211,8 @@ class VehicleBox(ControllerBox[VehicleController]):
             start_enabled=view.start_enabled,
             rental=view.rental,
             in_service=view.in_service,
+            lock_commanded=view.lock_commanded,
+            start_enabled_as_commanded=view.start_enabled_as_commanded,
         )
 
     async def finish(self, timeout_s: float) -> None:
@@ -183,36 +230,53 @@ class VehicleBox(ControllerBox[VehicleController]):
                 await asyncio.wait_for(self._heard.wait(), left)
 
     def _on_frame(self, arbitration_id: int, data: bytes) -> None:
-        if arbitration_id in RESPONSE_IDS:
+        if arbitration_id in RESPONSE_IDS and not self.listen_only:
             self.obd.on_frame(arbitration_id, data)
             return
         try:
-            values = self.codec.decode(arbitration_id, data)
-        except CanDecodeError:
+            values = self.codec.decode(arbitration_id, data, self._last_counters)
+        except CanDecodeError as exc:
             self.bad_frames += 1
+            self.bad_frames_by_reason[exc.reason] = self.bad_frames_by_reason.get(exc.reason, 0) + 1
             return
         if values and self.table.update(values, self.services.clock.mono()):
             self._push_signals()
+        if self._staleness is None:
+            self._arm_staleness()
 
     def _on_obd_value(self, name: str, value: float) -> None:
         if self.table.update({name: value}, self.services.clock.mono()):
             self._push_signals()
+        if self._staleness is None:
+            self._arm_staleness()
 
-    async def _expire_stale(self) -> None:
-        while True:
-            await asyncio.sleep(STALENESS_TICK_S)
-            if self.table.expire(self.services.clock.mono()):
-                self._push_signals()
+    def _arm_staleness(self) -> None:
+        """One timer, at the first expiry of a reading held: none while nothing can go stale.
+        A refreshed reading only moves its expiry later, so the timer is never late."""
+        due = None if self._loop is None else self.table.next_expiry()
+        if due is None or self._loop is None:
+            self._staleness = None
+            return
+        delay = max(0.0, due - self.services.clock.mono()) + STALENESS_SLACK_S
+        self._staleness = self._loop.call_later(delay, self._expire_stale)
+
+    def _expire_stale(self) -> None:
+        self._staleness = None
+        if self.table.expire(self.services.clock.mono()):
+            self._push_signals()
+        self._arm_staleness()
 
     def _push_signals(self) -> None:
         snapshot = self.table.snapshot(SIGNAL_NAMES)
-        if None not in (snapshot[name] for name in self.codec.cycle_s if name in snapshot):
+        if not self._heard.is_set() and None not in (
+            snapshot[name] for name in self.codec.inputs if name in snapshot
+        ):
             self._heard.set()
         signals = Signals(**snapshot)
         previous, self._signals = self._signals, signals
         if signals == previous:
             return
-        if any(getattr(signals, n) != getattr(previous, n) for n in DISCRETE_SIGNALS):
+        if _discrete(signals) != _discrete(previous):
             self.services.telemetry_changed()
         self._apply(SignalsUpdated(signals))
 
@@ -222,6 +286,10 @@ class VehicleBox(ControllerBox[VehicleController]):
 
     def _send_frame(self, arbitration_id: int, data: bytes) -> bool:
         return self.can.send(arbitration_id, data)
+
+    def _keep_odometer(self, km: float) -> None:
+        with self.services.store.transaction() as tx:
+            tx.put_state(ODOMETER_KEY, km)
 
     # --- intents --------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
@@ -55,12 +55,17 @@ class SetServiceArgs(CommandArgs):
     reason: str = Field(max_length=500)
 
 
+class InstallerLockPulseArgs(CommandArgs):
+    action: Literal["lock", "unlock"]
+
+
 VEHICLE_COMMANDS: Mapping[str, CommandSpec] = {
     "start_rental": CommandSpec(
         "vehicle",
         StartRentalArgs,
         "Only when the car has no booked or active rental and is in service (not in "
         "maintenance, no open violation). Books the car for the order.",
+        new_work=True,
     ),
     "unlock": CommandSpec(
         "vehicle",
@@ -85,5 +90,15 @@ VEHICLE_COMMANDS: Mapping[str, CommandSpec] = {
         "vehicle",
         SetServiceArgs,
         "Maintenance or violation hold: no new rental while out of service.",
+    ),
+    "test_lock_pulse": CommandSpec(
+        "vehicle",
+        InstallerLockPulseArgs,
+        "(installer grant) Locks or unlocks the central lock once, start enable untouched: "
+        "only when no rental is booked or active, the engine is off and the lock does not "
+        "already show that position. A test_lock_pulse record naming the grant is written "
+        "before the frame is sent; the reply comes when the bus confirms the lock (or "
+        "failed, hardware_timeout).",
+        installer=True,
     ),
 }

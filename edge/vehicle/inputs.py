@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from edge.intents import TimerFired
 from firmware_protocol.can.values import LockState
@@ -74,5 +75,14 @@ class SetService:
     reason: str
 
 
-Command = StartRental | Unlock | Lock | EndRental | SetService
+@dataclass(frozen=True)
+class InstallerLockPulse:
+    """An installer grant's lock or unlock of a car nobody rents; `command_id` is the grant's
+    id."""
+
+    command_id: str
+    action: Literal["lock", "unlock"]
+
+
+Command = StartRental | Unlock | Lock | EndRental | SetService | InstallerLockPulse
 VehicleInput = SignalsUpdated | TroubleCodes | TimerFired | Command

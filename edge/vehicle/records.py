@@ -4,7 +4,7 @@ contract)"."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -84,4 +84,14 @@ class RentalEnded(RecordBody):
     charges: Charges = Field(description="The charges of the rental, in integer minor units.")
 
 
-RECORDS: tuple[type[RecordBody], ...] = (RentalStarted, RentalEnded)
+class InstallerLockPulsed(RecordBody):
+    """(beyond the contract) An installer grant's lock pulse was accepted; written before the
+    frame goes to the car."""
+
+    record_type: ClassVar[str] = "test_lock_pulse"
+
+    grant_id: str = Field(description="The id of the installer grant (its command envelope).")
+    action: Literal["lock", "unlock"] = Field(description="What the grant asked for.")
+
+
+RECORDS: tuple[type[RecordBody], ...] = (RentalStarted, RentalEnded, InstallerLockPulsed)

@@ -5,6 +5,7 @@ only for the record.
 """
 
 import math
+from collections.abc import Hashable
 
 from transitions import Machine
 
@@ -31,6 +32,7 @@ class Rental:
     tariff: Tariff | None
     started_mono: float | None
     started_wall: str | None
+    started_synced: bool | None  # None: not known (a snapshot from before)
     at_start: Readings
 
     def __init__(self) -> None:
@@ -70,6 +72,7 @@ class Rental:
         assert self.renter is not None
         self._machine.dispatch("activate")
         self.started_mono, self.started_wall, self.at_start = now.mono, now.wall, readings
+        self.started_synced = now.clock_synced
         return RentalStarted(
             order_id=self.order_id,
             renter=self.renter,
@@ -86,7 +89,7 @@ class Rental:
         notes: list[str] = []
         if self.state == ACTIVE:
             assert self.started_mono is not None
-            duration_s = max(0, math.floor(now.mono - self.started_mono))
+            duration_s = max(0, math.floor(now.since(self.started_mono)))
             if self.at_start.fuel_pct is None or readings.fuel_pct is None:
                 notes.append("fuel unknown")
             if self.at_start.odometer_km is None or readings.odometer_km is None:
@@ -121,7 +124,21 @@ class Rental:
         self.order_id = self.renter = self.started_wall = None
         self.tariff = None
         self.started_mono = None
+        self.started_synced = None
         self.at_start = Readings(None, None)
+
+    def snapshot_inputs(self) -> tuple[Hashable, ...]:
+        """Everything `snapshot()` is built from: equal inputs, an equal snapshot."""
+        return (
+            self.state,
+            self.order_id,
+            self.renter,
+            self.tariff,
+            self.started_mono,
+            self.started_wall,
+            self.started_synced,
+            self.at_start,
+        )
 
     def snapshot(self) -> RentalSnapshot:
         tariff = self.tariff
@@ -139,6 +156,7 @@ class Rental:
             ),
             started_mono=self.started_mono,
             started_wall=self.started_wall,
+            started_synced=self.started_synced,
             fuel_start_pct=self.at_start.fuel_pct,
             odometer_start_km=self.at_start.odometer_km,
         )
@@ -159,5 +177,6 @@ class Rental:
         )
         self.started_mono = snapshot.started_mono
         self.started_wall = snapshot.started_wall
+        self.started_synced = snapshot.started_synced
         self.at_start = Readings(snapshot.fuel_start_pct, snapshot.odometer_start_km)
         self._machine.set_state(snapshot.state)

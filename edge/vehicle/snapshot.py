@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import PlainSerializer
+from pydantic import Field, PlainSerializer
 
 from edge.controller import Snapshot, SnapshotPart
 from edge.vehicle.states import RentalState
@@ -34,6 +34,8 @@ class RentalSnapshot(SnapshotPart):
     tariff: TariffSnapshot | None
     started_mono: float | None
     started_wall: str | None
+    # started_wall was taken on a synchronised clock; absent (None) in snapshots from before
+    started_synced: bool | None = Field(default=None, exclude_if=lambda value: value is None)
     fuel_start_pct: DecimalText | None
     odometer_start_km: DecimalText | None
 

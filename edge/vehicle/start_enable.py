@@ -36,7 +36,12 @@ class StartEnable(Actuator[StartEnableState]):
     cleared_event: ClassVar[type[ActuatorFaultCleared]] = StartEnableFaultCleared
 
     def __init__(
-        self, outbox: list[Intent], command_timeout_s: float, command_retries: int
+        self,
+        outbox: list[Intent],
+        command_timeout_s: float,
+        command_retries: int,
+        *,
+        has_status: bool = True,
     ) -> None:
         self.engine_running: bool | None = None
         super().__init__(
@@ -46,11 +51,13 @@ class StartEnable(Actuator[StartEnableState]):
             outbox,
             command_timeout_s,
             command_retries,
+            has_status=has_status,
         )
 
     @property
     def enabled(self) -> bool | None:
-        """The last state the bus has shown."""
+        """The last state the bus has shown (without a status on the bus: the last one
+        commanded)."""
         return None if self.shown is None else self.shown == ENABLED
 
     @property
@@ -66,7 +73,7 @@ class StartEnable(Actuator[StartEnableState]):
         self.engine_running = running
         if self.withdraw_pending and self._engine_stopped():
             self._request(DISABLED)
-            self._machine.dispatch("engine_stopped")
+            self._dispatch("engine_stopped")
 
     def cancel_withdrawal(self) -> None:
         """Drops a pending withdrawal (the renter unlocks again); start enable stays as it is."""

@@ -28,6 +28,16 @@ class VehicleView(WireModel):
         description="booked by start_rental, active from the first confirmed unlock."
     )
     in_service: bool = Field(description="False while held for maintenance or a violation.")
+    lock_commanded: Literal["locked", "unlocked"] | None = Field(
+        default=None,
+        description="On a car whose bus shows no lock state (lock stays unknown: never "
+        "confirmed): the position the box last commanded. Null otherwise.",
+    )
+    start_enabled_as_commanded: bool = Field(
+        default=False,
+        description="True on a car whose bus shows no start-enable status: start_enabled is "
+        "then what the box last commanded, not a reading.",
+    )
 
 
 class VehicleBusView(WireModel):

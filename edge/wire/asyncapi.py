@@ -22,10 +22,13 @@ from pydantic import BaseModel, JsonValue
 from pydantic.json_schema import models_json_schema
 
 from edge.commands import COMMANDS, CommandReply
+from edge.commands.args import EVERY_KIND
+from edge.mqtt.config import MqttConfig
 from edge.mqtt.link import STATUS_OFFLINE
 from edge.mqtt.topics import Topics
 from edge.version import agent_version
 from edge.wire.messages import COMMAND_MODELS, EVENT_MODELS, RECORD_MODELS, TELEMETRY_MODELS
+from edge.wire.probe import Probe
 from edge.wire.status import StatusOffline, StatusOnline
 
 ASYNCAPI_VERSION: Final = "3.0.0"
@@ -56,6 +59,12 @@ class ChannelSpec:
 
 def _doc(model: type[BaseModel]) -> str:
     return " ".join((model.__doc__ or "").split())
+
+
+def _served_by(command_type: str) -> str:
+    kind = COMMANDS[command_type].kind
+    served = "every kind of box" if kind == EVERY_KIND else f"a {kind} box"
+    return f"The {command_type} command, for {served}."
 
 
 CHANNELS: Final = (
@@ -120,8 +129,24 @@ CHANNELS: Final = (
         False,
         "The reply to each command, through the durable outbox like records: status ok, "
         "rejected (code says why; nothing changed on the box) or failed (hardware_timeout, "
-        "hardware_fault). command_id is null when no id could be read from the command.",
+        "hardware_fault). command_id is null when no id could be read from the command. A "
+        'reply to a command that came through a local channel carries "via": "local" (contract '
+        "1.1); a reply to a command from MQTT has no via.",
         (MessageSpec("reply", CommandReply, "The reply to a command."),),
+    ),
+    ChannelSpec(
+        "probe",
+        lambda topics: topics.probe,
+        "send",
+        1,
+        False,
+        "(1.1) The box to itself: every mqtt.probe_interval_s it publishes {ts, n} here and is "
+        "subscribed to it. One that does not come back within mqtt.probe_timeout_s while "
+        "connected means the broker no longer delivers to the box (a one-way link): event "
+        "link_one_way, and the box reconnects with its session kept. The round trip is "
+        "telemetry's probe_rtt_ms. The backend may ignore this topic; the broker must let "
+        "each box read and write it.",
+        (MessageSpec("probe", Probe, "A probe from the box to itself."),),
     ),
     ChannelSpec(
         "commands",
@@ -138,13 +163,27 @@ CHANNELS: Final = (
             MessageSpec(
                 command_type,
                 model,
-                f"The {command_type} command, for a {COMMANDS[command_type].kind} box.",
+                _served_by(command_type),
                 COMMANDS[command_type].effect,
             )
             for command_type, model in COMMAND_MODELS.items()
         ),
     ),
 )
+
+
+SESSION_EXPIRY_DEFAULT_S: Final = MqttConfig.model_fields["session_expiry_s"].default
+PROTOCOLS: Final = {
+    "5": (
+        'MQTT 5 (mqtt.protocol = "5", the default): clean start false with '
+        "mqtt.session_expiry_s as the Session Expiry Interval; every reason code logged by "
+        "name; a PUBACK with an error reason code is no delivery (the item stays in the "
+        "outbox, event outbox_refused); the broker's Receive Maximum, Maximum Packet Size "
+        "and Server Keep Alive are respected. The backend may set a Message Expiry on "
+        "commands; the box's own expires_at check still rules."
+    ),
+    "3.1.1": 'MQTT 3.1.1 (mqtt.protocol = "3.1.1"): clean session false.',
+}
 
 
 def _servers() -> dict[str, JsonValue]:
@@ -154,32 +193,38 @@ def _servers() -> dict[str, JsonValue]:
         "message": STATUS_OFFLINE.decode(),
         "retain": True,
     }
-    bindings: dict[str, JsonValue] = {
-        "mqtt": {"cleanSession": False, "lastWill": will, "bindingVersion": MQTT_BINDING_VERSION}
-    }
 
-    def server(protocol: str, port: str, description: str) -> dict[str, JsonValue]:
+    def server(protocol: str, version: str, port: str, description: str) -> dict[str, JsonValue]:
+        binding: dict[str, JsonValue] = {
+            "cleanSession": False,
+            "lastWill": will,
+            "bindingVersion": MQTT_BINDING_VERSION,
+        }
+        if version == "5":
+            binding["sessionExpiryInterval"] = SESSION_EXPIRY_DEFAULT_S
         return {
             "host": "{host}:{port}",
             "protocol": protocol,
-            "protocolVersion": "3.1.1",
-            "description": description,
+            "protocolVersion": version,
+            "description": f"{description} {PROTOCOLS[version]}",
             "variables": {
                 "host": {"description": "The broker's host name, from mqtt.url."},
                 "port": {"default": port, "description": "The broker's port, from mqtt.url."},
             },
-            "bindings": bindings,
+            "bindings": {"mqtt": binding},
         }
 
-    return {
-        "mqtt": server("mqtt", "1883", "Plain MQTT: mqtt.url = mqtt://host:port."),
-        "mqtts": server(
-            "secure-mqtt",
-            "8883",
-            "MQTT over TLS: mqtt.url = mqtts://host:port, with a CA file and optionally a "
-            "client certificate and key.",
-        ),
-    }
+    plain = "Plain MQTT: mqtt.url = mqtt://host:port."
+    tls = (
+        "MQTT over TLS: mqtt.url = mqtts://host:port, with a CA file and optionally a client "
+        "certificate and key (one identity per box: docs/brokers.md)."
+    )
+    servers: dict[str, JsonValue] = {}
+    for version in PROTOCOLS:
+        suffix = "" if version == "5" else "-3.1.1"
+        servers[f"mqtt{suffix}"] = server("mqtt", version, "1883", plain)
+        servers[f"mqtts{suffix}"] = server("secure-mqtt", version, "8883", tls)
+    return servers
 
 
 def build_document() -> dict[str, JsonValue]:
@@ -240,7 +285,7 @@ def build_document() -> dict[str, JsonValue]:
             "description": (
                 "The MQTT contract between an edge box (a rental car's telematics box, a "
                 "sharing cabinet, a shared parking lock) and the fleet backend: fleet contract "
-                "version 1, sections 2 to 5. Every topic is under fleet/v1/{device_id}/. "
+                "version 1.1, sections 2 to 5. Every topic is under fleet/v1/{device_id}/. "
                 "Payloads are UTF-8 JSON; timestamps RFC 3339 UTC with milliseconds; money in "
                 "integer minor units. Generated from the agent's code by "
                 "`python -m edge.wire.asyncapi`."

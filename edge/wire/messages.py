@@ -16,12 +16,16 @@ from typing import Annotated, Any, Final, Literal, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, create_model
 
+from edge import storage as storage_events
 from edge.cabinet import events as cabinet_events
 from edge.cabinet import records as cabinet_records
 from edge.cabinet import results as cabinet_results
 from edge.cabinet.telemetry import CabinetTelemetry
 from edge.commands import COMMANDS, CommandReply, Envelope
+from edge.configure import results as configure_results
+from edge.configure.events import CONFIG_EVENTS
 from edge.identity import BoxKind
+from edge.mqtt.events import LINK_EVENTS
 from edge.mqtt.topics import json_payload
 from edge.parking import events as parking_events
 from edge.parking import records as parking_records
@@ -33,6 +37,7 @@ from edge.vehicle import results as vehicle_results
 from edge.vehicle.telemetry import VehicleTelemetry
 from edge.wire.events import event_model
 from edge.wire.fields import EventBody, JsonObject, RecordBody, ReplyResult
+from edge.wire.probe import Probe
 from edge.wire.records import record_model
 from edge.wire.status import StatusOffline, StatusOnline
 from edge.wire.telemetry import Telemetry
@@ -46,11 +51,15 @@ EVENT_BODIES: Final[tuple[type[EventBody], ...]] = (
     *vehicle_events.EVENTS,
     *cabinet_events.EVENTS,
     *parking_events.EVENTS,
+    *storage_events.EVENTS,
+    *LINK_EVENTS,
+    *CONFIG_EVENTS,
 )
 RESULT_MODELS: Final[tuple[type[ReplyResult], ...]] = (
     *vehicle_results.RESULTS,
     *cabinet_results.RESULTS,
     *parking_results.RESULTS,
+    *configure_results.RESULTS,
 )
 
 RECORD_MODELS: Final[Mapping[str, type[BaseModel]]] = {
@@ -93,7 +102,7 @@ COMMAND_MODELS: Final[Mapping[str, type[Envelope]]] = {
 
 Status = Annotated[StatusOnline | StatusOffline, Field(discriminator="online")]
 
-OUTGOING_SUFFIXES: Final = ("status", "telemetry", "events", "records", "replies")
+OUTGOING_SUFFIXES: Final = ("status", "telemetry", "events", "records", "replies", "probe")
 
 
 def _by_type(models: Mapping[str, type[BaseModel]]) -> Callable[[bytes], BaseModel]:
@@ -108,6 +117,7 @@ _VALIDATORS: Final[dict[str, Callable[[bytes], BaseModel]]] = {
     "events": _by_type(EVENT_MODELS),
     "records": _by_type(RECORD_MODELS),
     "replies": CommandReply.model_validate_json,
+    "probe": Probe.model_validate_json,
 }
 
 

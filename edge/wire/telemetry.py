@@ -7,6 +7,8 @@ signal, a sensor in fault).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from edge.wire.fields import Timestamp, WireModel
@@ -16,3 +18,20 @@ class Telemetry(WireModel):
     """A snapshot of the box, taken at `ts`."""
 
     ts: Timestamp = Field(description="When the snapshot was taken (RFC 3339 UTC, ms).")
+    events_dropped: int = Field(
+        default=0,
+        ge=0,
+        description="(beyond the contract) Events dropped before the broker took them: beyond "
+        "storage.max_events, or to make room for records; ever, on this store.",
+    )
+    probe_rtt_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="(1.1) The round trip of the last probe the box sent itself through the "
+        "broker (mqtt.probe_interval_s), in ms; null before the first came back.",
+    )
+    storage: Literal["ok", "short", "unwritable"] = Field(
+        default="ok",
+        description="(beyond the contract) The store: ok; short (within its reserve: no new "
+        "rental, reservation or session); unwritable (full, read-only or failing).",
+    )

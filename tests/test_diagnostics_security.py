@@ -72,11 +72,21 @@ def run(url: str, steps: Any) -> Any:
     return asyncio.run(with_client(url, steps))
 
 
-def refusals(rig: CabinetRig, since: int = 0) -> list[tuple[int, str]]:
-    assert rig.agent is not None
-    return [
-        (line["status"], line["reason"]) for line in rig.agent.logged("diagnostics.refused", since)
-    ]
+def refusals(rig: CabinetRig, since: int = 0, at_least: int = 1) -> list[tuple[int, str]]:
+    """The refusals logged since `since`, once at least `at_least` are: the agent's log lines
+    are read as it prints them, a moment after the responses the test has already seen."""
+    agent = rig.agent
+    assert agent is not None
+    logged = wait_until(
+        lambda: (
+            (lines := agent.logged("diagnostics.refused", since))
+            and len(lines) >= at_least
+            and lines
+        ),
+        10,
+        f"{at_least} diagnostics.refused lines",
+    )
+    return [(line["status"], line["reason"]) for line in logged]
 
 
 def mark(rig: CabinetRig) -> int:
@@ -113,7 +123,7 @@ def test_no_session_or_a_forged_one_sees_nothing(rig: CabinetRig) -> None:
         return statuses
 
     assert run(url, steps) == [401, 401, 401, 401]
-    assert refusals(rig, since) == [(401, "no_session")] * 4
+    assert refusals(rig, since, at_least=4) == [(401, "no_session")] * 4
 
 
 def test_a_wrong_password_is_refused_and_the_right_one_opens_the_state(rig: CabinetRig) -> None:
@@ -176,7 +186,7 @@ def test_cross_site_and_tokenless_requests_change_nothing(rig: CabinetRig) -> No
         ]
 
     assert run(url, steps) == [403, 403, 403, 403, 415]
-    assert [reason for _, reason in refusals(rig, since)] == [
+    assert [reason for _, reason in refusals(rig, since, at_least=5)] == [
         "cross_site",
         "cross_site",
         "csrf",
@@ -200,7 +210,7 @@ def test_a_body_over_the_cap_and_path_traversal_are_refused(rig: CabinetRig) -> 
     raw_paths = ["/static/../../etc/passwd", "/static/..%2F..%2Fedge.db", "/static/%2e%2e/app.js"]
     statuses = [_raw_get(port, path) for path in raw_paths]
     assert all(status in (400, 404) for status in statuses), statuses
-    reasons = [reason for _, reason in refusals(rig, since)]
+    reasons = [reason for _, reason in refusals(rig, since, at_least=1 + statuses.count(404))]
     assert reasons[0] == "body_too_large"
     assert reasons.count("path_traversal") == sum(status == 404 for status in statuses) >= 2
 
@@ -278,7 +288,7 @@ def test_logins_are_rate_limited_and_sessions_expire(tmp_path: Path) -> None:
             return statuses
 
         assert run(url, steps) == [200, 200, 401, 401, 401, 429]
-        reasons = [reason for _, reason in refusals(box)]
+        reasons = [reason for _, reason in refusals(box, at_least=4)]
         assert reasons[-1] == "rate_limited"
         assert_agent_serving(box)
 
